@@ -1,0 +1,33 @@
+//! Pylon's declarative configuration: the typed model, loading from YAML or JSON
+//! with secret references, and validation that reports every problem with its
+//! file, path and reason.
+#![forbid(unsafe_code)]
+
+mod error;
+mod load;
+pub mod model;
+mod secret;
+mod target;
+mod validate;
+
+pub use error::{ConfigError, ConfigIssue};
+pub use load::{from_document, load_file, load_str};
+pub use model::*;
+pub use target::TargetAddr;
+pub use validate::{check_template, validate};
+
+/// The configuration `pylon serve` runs without `--config`: one HTTP listener on
+/// 0.0.0.0:8080, the admin listener on 127.0.0.1:9080, and no routes.
+pub fn embedded_default() -> Config {
+    Config {
+        listeners: vec![ListenerConfig {
+            name: "default".into(),
+            bind: "0.0.0.0:8080".into(),
+            protocol: ListenerProtocol::Auto,
+            tls: None,
+            redirect_https_port: None,
+            limits: ListenerLimits::default(),
+        }],
+        ..Config::default()
+    }
+}

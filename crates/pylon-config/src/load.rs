@@ -1,0 +1,119 @@
+//! Reading a config source: YAML or JSON text → generic document → secret
+//! expansion → typed model, section by section so that every broken item is
+//! reported, not just the first.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{ConfigError, ConfigIssue};
+use crate::model::Config;
+use crate::validate::validate;
+
+/// Top-level keys a config document may have.
+const SECTIONS: &[&str] = &["server", "listeners", "upstreams", "routes"];
+
+/// Read, parse, expand and validate a config file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::single(&label, "", format!("cannot read file: {e}")))?;
+    load_str(&text, &label)
+}
+
+/// Parse, expand and validate config text (YAML, of which JSON is a subset).
+/// `label` names the source in errors.
+pub fn load_str(text: &str, label: &str) -> Result<Config, ConfigError> {
+    from_document(parse_document(text, label)?, label)
+}
+
+fn parse_document(text: &str, label: &str) -> Result<Value, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    let trimmed = text.trim_start();
+    let parsed: Result<Value, String> = if trimmed.starts_with('{') {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|reason| ConfigError::single(label, "", format!("not valid YAML/JSON: {reason}")))
+}
+
+/// Turn a generic document (already parsed from YAML or JSON) into a validated model.
+pub fn from_document(doc: Value, label: &str) -> Result<Config, ConfigError> {
+    let (config, mut issues) = parse_sections(doc);
+    // Validate what did parse too, so one run reports structural and semantic problems.
+    if let Err(more) = validate(&config) {
+        issues.extend(more);
+    }
+    if issues.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError {
+            file: label.to_string(),
+            issues,
+        })
+    }
+}
+
+/// Expand secrets and deserialize each section item by item; items that fail are
+/// left out of the returned config and reported.
+fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>) {
+    let mut issues = Vec::new();
+    crate::secret::expand(&mut doc, "", &mut issues);
+    let mut config = Config::default();
+    let Value::Object(mut root) = doc else {
+        issues.push(ConfigIssue::new("", "the document must be a mapping"));
+        return (config, issues);
+    };
+    for key in root.keys() {
+        if !SECTIONS.contains(&key.as_str()) {
+            issues.push(ConfigIssue::new(
+                key.clone(),
+                format!("unknown section; expected one of: {}", SECTIONS.join(", ")),
+            ));
+        }
+    }
+    if let Some(server) = root.remove("server") {
+        if let Some(v) = typed(server, "server", &mut issues) {
+            config.server = v;
+        }
+    }
+    config.listeners = list(root.remove("listeners"), "listeners", &mut issues);
+    config.upstreams = list(root.remove("upstreams"), "upstreams", &mut issues);
+    config.routes = list(root.remove("routes"), "routes", &mut issues);
+    (config, issues)
+}
+
+fn list<T: DeserializeOwned>(value: Option<Value>, path: &str, issues: &mut Vec<ConfigIssue>) -> Vec<T> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| typed(item, &format!("{path}[{i}]"), issues))
+            .collect(),
+        Some(_) => {
+            issues.push(ConfigIssue::new(path, "must be a list"));
+            Vec::new()
+        }
+    }
+}
+
+fn typed<T: DeserializeOwned>(value: Value, path: &str, issues: &mut Vec<ConfigIssue>) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(err) => {
+            let inner = err.path().to_string();
+            let full = if inner == "." || inner.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}.{inner}")
+            };
+            issues.push(ConfigIssue::new(full, err.into_inner().to_string()));
+            None
+        }
+    }
+}

@@ -1,0 +1,582 @@
+//! The declarative configuration model: the typed shape of a Pylon config file.
+//!
+//! Every struct denies unknown fields so that a typo is an error, not a silently
+//! ignored setting. Defaults live here so that `docs/configuration.md` and the
+//! code agree on one source.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole Pylon configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub listeners: Vec<ListenerConfig>,
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamConfig>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Admin and ops listener (`/healthz`, `/readyz`, `/metrics`). `null` disables it.
+    pub admin_listen: Option<String>,
+    /// Directory for Pylon's own data (store, caches).
+    pub data_dir: String,
+    /// How long graceful shutdown waits for in-flight requests.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    pub access_log: AccessLogConfig,
+    /// Header on responses carrying the request id; incoming values are propagated.
+    pub request_id_header: String,
+    /// Add a `Via` header to proxied requests and responses.
+    pub via_header: bool,
+    /// Watch the config file and reload on change (SIGHUP always reloads).
+    pub watch_config: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            admin_listen: Some("127.0.0.1:9080".into()),
+            data_dir: "./pylon-data".into(),
+            shutdown_timeout: Duration::from_secs(30),
+            access_log: AccessLogConfig::default(),
+            request_id_header: "x-request-id".into(),
+            via_header: true,
+            watch_config: true,
+        }
+    }
+}
+
+/// Where access-log lines go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessLogConfig {
+    pub enabled: bool,
+    /// `stdout`, `stderr` or a file path (appended).
+    pub output: String,
+    /// Bounded queue between the request path and the writer; overflow drops and counts.
+    pub queue_capacity: usize,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            output: "stdout".into(),
+            queue_capacity: 16_384,
+        }
+    }
+}
+
+/// One listening socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub name: String,
+    /// `host:port`, e.g. `0.0.0.0:8080` or `[::]:8443`.
+    pub bind: String,
+    #[serde(default)]
+    pub protocol: ListenerProtocol,
+    #[serde(default)]
+    pub tls: Option<ListenerTlsConfig>,
+    /// When set, every request on this listener is answered with a 308 redirect to
+    /// HTTPS on the given port instead of being routed.
+    #[serde(default)]
+    pub redirect_https_port: Option<u16>,
+    #[serde(default)]
+    pub limits: ListenerLimits,
+}
+
+/// Which HTTP versions a listener speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerProtocol {
+    /// HTTP/1.1 and HTTP/2 (ALPN on TLS, prior-knowledge h2c on plain TCP).
+    #[default]
+    Auto,
+    Http1,
+    Http2,
+}
+
+/// TLS on a listener; the certificate is chosen by SNI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTlsConfig {
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// A PEM certificate chain and key, served for the names in `server_names`
+/// (or the names in the certificate when empty). The first one is the default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    pub cert_file: String,
+    pub key_file: String,
+    #[serde(default)]
+    pub server_names: Vec<String>,
+}
+
+/// Per-listener protections against abusive clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenerLimits {
+    /// Largest request head (request line plus headers) in bytes.
+    pub max_header_bytes: usize,
+    /// Most headers in one request.
+    pub max_headers: usize,
+    /// Time allowed to receive a full request head (slowloris guard).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Largest request body in bytes; larger ones get 413.
+    pub max_body_bytes: u64,
+    /// Keep-alive connections idle longer than this are closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            header_read_timeout: Duration::from_secs(10),
+            max_body_bytes: 10 * 1024 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            max_concurrent_streams: 256,
+        }
+    }
+}
+
+/// A named group of targets that routes send traffic to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub name: String,
+    pub targets: Vec<TargetConfig>,
+    #[serde(default)]
+    pub load_balancing: LoadBalancing,
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+    #[serde(default)]
+    pub tls: UpstreamTlsConfig,
+    #[serde(default)]
+    pub pool: PoolConfig,
+    #[serde(default)]
+    pub timeouts: TimeoutConfig,
+    #[serde(default)]
+    pub health_check: HealthCheckConfig,
+    #[serde(default)]
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
+    #[serde(default)]
+    pub retries: RetryConfig,
+    /// How often DNS names are re-resolved at most / at least, whatever the record TTL says.
+    #[serde(default)]
+    pub dns: DnsConfig,
+}
+
+/// One upstream endpoint: `host:port` or an `http://` / `https://` URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub address: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// Load-balancing algorithm for an upstream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LoadBalancing {
+    /// Smooth weighted round robin.
+    #[default]
+    RoundRobin,
+    LeastConnections,
+    /// Power of two choices over a peak-EWMA latency estimate.
+    PeakEwma {
+        /// How fast old latency samples decay.
+        #[serde(default = "default_ewma_decay", with = "humantime_serde")]
+        decay: Duration,
+    },
+    /// Consistent hashing (ketama ring) on a request property.
+    ConsistentHash { hash_on: HashOn },
+}
+
+fn default_ewma_decay() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// The request property consistent hashing uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum HashOn {
+    Header(String),
+    Cookie(String),
+    ClientIp,
+    Path,
+}
+
+/// HTTP version spoken to targets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 on plain TCP; on TLS, whatever ALPN picks (h2 or http/1.1).
+    #[default]
+    Auto,
+    Http1,
+    /// HTTP/2 only: prior-knowledge h2c on plain TCP, ALPN h2 on TLS. Needed for gRPC.
+    Http2,
+}
+
+/// TLS towards `https://` targets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamTlsConfig {
+    /// PEM bundle of CAs to trust instead of the system roots.
+    pub ca_file: Option<String>,
+    /// Turn off certificate verification. Only for tests and trusted networks.
+    pub insecure_skip_verify: bool,
+    /// SNI and verification name, when it differs from the target host.
+    pub server_name: Option<String>,
+}
+
+/// Keep-alive connection pool per upstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    pub max_idle_per_target: usize,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most requests in flight to one target; beyond it requests get 503.
+    pub max_requests_per_target: Option<u32>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_idle_per_target: 256,
+            idle_timeout: Duration::from_secs(90),
+            max_requests_per_target: None,
+        }
+    }
+}
+
+/// Upstream timeouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutConfig {
+    #[serde(with = "humantime_serde")]
+    pub connect: Duration,
+    /// Time to send the request (head and buffered body) and get the response head.
+    #[serde(with = "humantime_serde")]
+    pub read: Duration,
+    /// Longest pause between two response body chunks.
+    #[serde(with = "humantime_serde")]
+    pub idle: Duration,
+    /// Time for the whole exchange including retries, up to the response head.
+    #[serde(with = "humantime_serde")]
+    pub request: Duration,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(60),
+            idle: Duration::from_secs(300),
+            request: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Active and passive health checking.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheckConfig {
+    pub active: Option<ActiveHealthCheck>,
+    pub passive: Option<PassiveHealthCheck>,
+}
+
+/// Periodic probes of every target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActiveHealthCheck {
+    pub path: String,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub expected_statuses: Vec<u16>,
+    /// Host header for probes.
+    pub host: Option<String>,
+}
+
+impl Default for ActiveHealthCheck {
+    fn default() -> Self {
+        Self {
+            path: "/".into(),
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
+            expected_statuses: vec![200],
+            host: None,
+        }
+    }
+}
+
+/// Ejection of targets that fail live traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PassiveHealthCheck {
+    /// Consecutive failures (connect errors, 5xx) that eject a target.
+    pub consecutive_failures: u32,
+    /// First ejection time; doubles on each further ejection up to `max_ejection`.
+    #[serde(with = "humantime_serde")]
+    pub base_ejection: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_ejection: Duration,
+}
+
+impl Default for PassiveHealthCheck {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: 5,
+            base_ejection: Duration::from_secs(10),
+            max_ejection: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Per-target circuit breaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CircuitBreakerConfig {
+    /// Open after this many consecutive failures (0 disables the rule).
+    pub consecutive_failures: u32,
+    /// Open when the error rate in `window` reaches this fraction (0 disables the rule).
+    pub error_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Requests needed in the window before the error rate is judged.
+    pub min_requests: u32,
+    /// Time open before half-open probes are let through.
+    #[serde(with = "humantime_serde")]
+    pub open_duration: Duration,
+    /// Probes admitted while half-open; all must succeed to close.
+    pub half_open_probes: u32,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: 5,
+            error_rate: 0.5,
+            window: Duration::from_secs(10),
+            min_requests: 20,
+            open_duration: Duration::from_secs(30),
+            half_open_probes: 1,
+        }
+    }
+}
+
+/// Retry policy for an upstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Further attempts after the first (0 disables retries).
+    pub attempts: u32,
+    pub on_connect_error: bool,
+    /// Response statuses that trigger a retry.
+    pub on_statuses: Vec<u16>,
+    /// Methods that may be retried. Default: the idempotent ones.
+    pub methods: Vec<String>,
+    /// Request bodies up to this size are buffered so they can be replayed; larger
+    /// bodies stream and are not retried.
+    pub max_body_buffer: usize,
+    #[serde(with = "humantime_serde")]
+    pub backoff: Duration,
+    pub budget: RetryBudget,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            attempts: 1,
+            on_connect_error: true,
+            on_statuses: vec![502, 503, 504],
+            methods: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            max_body_buffer: 64 * 1024,
+            backoff: Duration::from_millis(25),
+            budget: RetryBudget::default(),
+        }
+    }
+}
+
+/// Retries may add at most `ratio` of recent requests, plus `min_per_second`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryBudget {
+    pub ratio: f64,
+    pub min_per_second: u32,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self {
+            ratio: 0.2,
+            min_per_second: 10,
+        }
+    }
+}
+
+/// DNS refresh bounds for targets given by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    #[serde(with = "humantime_serde")]
+    pub min_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_ttl: Duration,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            min_ttl: Duration::from_secs(1),
+            max_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A route: what requests it matches and where they go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub name: String,
+    /// Higher wins. Routes of equal priority are ordered most specific first.
+    #[serde(default)]
+    pub priority: i32,
+    /// Listener names this route serves on; empty means all.
+    #[serde(default)]
+    pub listeners: Vec<String>,
+    #[serde(rename = "match")]
+    pub matches: RouteMatch,
+    #[serde(default)]
+    pub rewrite: Option<RewriteConfig>,
+    #[serde(default)]
+    pub host_header: HostHeader,
+    /// Name of the upstream to proxy to. Exactly one of `upstream` and `respond`.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// A fixed response served by Pylon itself.
+    #[serde(default)]
+    pub respond: Option<StaticResponse>,
+    /// Overrides of the upstream's timeouts for this route.
+    #[serde(default)]
+    pub timeouts: Option<TimeoutConfig>,
+}
+
+/// The conditions a request must meet; all given conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteMatch {
+    /// Exact names or `*.example.com` wildcards; empty matches any host.
+    pub hosts: Vec<String>,
+    /// Any one of these paths; empty matches every path.
+    pub paths: Vec<PathMatch>,
+    /// Empty matches any method.
+    pub methods: Vec<String>,
+    pub headers: Vec<ValueMatch>,
+    pub query: Vec<ValueMatch>,
+}
+
+/// A path condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PathMatch {
+    Exact(String),
+    /// Segment-aware prefix: `/api` matches `/api` and `/api/x`, not `/apix`.
+    Prefix(String),
+    /// `/users/{id}/posts/{post}`; `{name}` matches one segment, `{*rest}` the remainder.
+    Template(String),
+    /// A regular expression over the whole path, anchored at both ends.
+    Regex(String),
+}
+
+/// A header or query-parameter condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueMatch {
+    pub name: String,
+    /// Exact value.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Regular expression over the whole value.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// `true`: must be present; `false`: must be absent. Ignored when a value or regex is set.
+    #[serde(default)]
+    pub present: Option<bool>,
+}
+
+/// Path rewrite before forwarding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RewriteConfig {
+    /// Remove the matched prefix (prefix routes) or this literal prefix.
+    StripPrefix(Option<String>),
+    /// Replace the whole path; `{name}` inserts template parameters.
+    Path(String),
+    /// Regex replace over the path; `$1`, `${name}` insert capture groups.
+    Regex { pattern: String, replacement: String },
+}
+
+/// What Host header the upstream sees.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum HostHeader {
+    /// The target's host (and port when not the default).
+    #[default]
+    Target,
+    /// The client's Host header, unchanged.
+    Preserve,
+    /// A fixed value.
+    Rewrite(String),
+}
+
+/// A response served without an upstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticResponse {
+    #[serde(default = "default_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn default_status() -> u16 {
+    200
+}
