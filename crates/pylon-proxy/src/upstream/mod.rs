@@ -1,0 +1,1 @@
+//! Upstream runtime state (being built).
