@@ -38,7 +38,8 @@ fn parse_document(text: &str, label: &str) -> Result<Value, ConfigError> {
     } else {
         serde_saphyr::from_str(text).map_err(|e| e.to_string())
     };
-    parsed.map_err(|reason| ConfigError::single(label, "", format!("not valid YAML/JSON: {reason}")))
+    parsed
+        .map_err(|reason| ConfigError::single(label, "", format!("not valid YAML/JSON: {reason}")))
 }
 
 /// Turn a generic document (already parsed from YAML or JSON) into a validated model.
@@ -76,10 +77,10 @@ fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>) {
             ));
         }
     }
-    if let Some(server) = root.remove("server") {
-        if let Some(v) = typed(server, "server", &mut issues) {
-            config.server = v;
-        }
+    if let Some(server) = root.remove("server")
+        && let Some(v) = typed(server, "server", &mut issues)
+    {
+        config.server = v;
     }
     config.listeners = list(root.remove("listeners"), "listeners", &mut issues);
     config.upstreams = list(root.remove("upstreams"), "upstreams", &mut issues);
@@ -87,7 +88,11 @@ fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>) {
     (config, issues)
 }
 
-fn list<T: DeserializeOwned>(value: Option<Value>, path: &str, issues: &mut Vec<ConfigIssue>) -> Vec<T> {
+fn list<T: DeserializeOwned>(
+    value: Option<Value>,
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Vec<T> {
     match value {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
@@ -102,7 +107,11 @@ fn list<T: DeserializeOwned>(value: Option<Value>, path: &str, issues: &mut Vec<
     }
 }
 
-fn typed<T: DeserializeOwned>(value: Value, path: &str, issues: &mut Vec<ConfigIssue>) -> Option<T> {
+fn typed<T: DeserializeOwned>(
+    value: Value,
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(err) => {

@@ -214,7 +214,9 @@ pub enum LoadBalancing {
         decay: Duration,
     },
     /// Consistent hashing (ketama ring) on a request property.
-    ConsistentHash { hash_on: HashOn },
+    ConsistentHash {
+        hash_on: HashOn,
+    },
 }
 
 fn default_ewma_decay() -> Duration {
@@ -549,7 +551,10 @@ pub enum RewriteConfig {
     /// Replace the whole path; `{name}` inserts template parameters.
     Path(String),
     /// Regex replace over the path; `$1`, `${name}` insert capture groups.
-    Regex { pattern: String, replacement: String },
+    Regex {
+        pattern: String,
+        replacement: String,
+    },
 }
 
 /// What Host header the upstream sees.

@@ -9,14 +9,10 @@ use crate::error::ConfigIssue;
 /// Unresolvable references are reported with their path.
 pub fn expand(doc: &mut Value, path: &str, issues: &mut Vec<ConfigIssue>) {
     match doc {
-        Value::String(s) => {
-            if s.contains("${") {
-                match expand_str(s) {
-                    Ok(v) => *s = v,
-                    Err(reason) => issues.push(ConfigIssue::new(path, reason)),
-                }
-            }
-        }
+        Value::String(s) if s.contains("${") => match expand_str(s) {
+            Ok(v) => *s = v,
+            Err(reason) => issues.push(ConfigIssue::new(path, reason)),
+        },
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 expand(item, &format!("{path}[{i}]"), issues);
@@ -84,7 +80,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("k");
         std::fs::write(&f, "from-file\n").unwrap();
-        let s = format!("a=${{PATH}} b=${{file:{}}} c=$${{x}} d=${{env:PATH}}", f.display());
+        let s = format!(
+            "a=${{PATH}} b=${{file:{}}} c=$${{x}} d=${{env:PATH}}",
+            f.display()
+        );
         assert_eq!(
             expand_str(&s).unwrap(),
             format!("a={path} b=from-file c=${{x}} d={path}")
@@ -93,7 +92,8 @@ mod tests {
 
     #[test]
     fn missing_variable_is_an_issue_with_path() {
-        let mut doc = serde_json::json!({"upstreams": [{"name": "${PYLON_TEST_DEFINITELY_UNSET}"}]});
+        let mut doc =
+            serde_json::json!({"upstreams": [{"name": "${PYLON_TEST_DEFINITELY_UNSET}"}]});
         let mut issues = Vec::new();
         expand(&mut doc, "", &mut issues);
         assert_eq!(issues.len(), 1);
@@ -106,5 +106,4 @@ mod tests {
         assert!(expand_str("x ${OOPS").is_err());
         assert!(expand_str("${bad name}").is_err());
     }
-
 }

@@ -20,13 +20,17 @@ impl TargetAddr {
         } else if let Some(r) = input.strip_prefix("http://") {
             (false, r, Some(80))
         } else if input.contains("://") {
-            return Err(format!("`{input}`: only http:// and https:// targets are supported"));
+            return Err(format!(
+                "`{input}`: only http:// and https:// targets are supported"
+            ));
         } else {
             (false, input, None)
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') || rest.contains('?') {
-            return Err(format!("`{input}`: a target cannot carry a path; use a route rewrite"));
+            return Err(format!(
+                "`{input}`: a target cannot carry a path; use a route rewrite"
+            ));
         }
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
             let (h, after) = v6
@@ -60,7 +64,11 @@ impl TargetAddr {
                 .filter(|p| *p != 0)
                 .ok_or_else(|| format!("`{input}`: invalid port `{p}`"))?,
             (None, Some(d)) => d,
-            (None, None) => return Err(format!("`{input}`: missing port (write host:port or a URL)")),
+            (None, None) => {
+                return Err(format!(
+                    "`{input}`: missing port (write host:port or a URL)"
+                ));
+            }
         };
         Ok(Self {
             tls,
@@ -93,7 +101,10 @@ mod tests {
         let t = TargetAddr::parse("127.0.0.1:8080").unwrap();
         assert_eq!((t.tls, t.host.as_str(), t.port), (false, "127.0.0.1", 8080));
         let t = TargetAddr::parse("https://api.example.com").unwrap();
-        assert_eq!((t.tls, t.host.as_str(), t.port), (true, "api.example.com", 443));
+        assert_eq!(
+            (t.tls, t.host.as_str(), t.port),
+            (true, "api.example.com", 443)
+        );
         let t = TargetAddr::parse("http://[::1]:9000/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9000));
         assert_eq!(t.authority(), "[::1]:9000");
@@ -102,7 +113,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_forms() {
-        for bad in ["localhost", "ftp://x:1", "http://x:0", "x:99999", "http://x/path", ":80", "a b:1"] {
+        for bad in [
+            "localhost",
+            "ftp://x:1",
+            "http://x:0",
+            "x:99999",
+            "http://x/path",
+            ":80",
+            "a b:1",
+        ] {
             assert!(TargetAddr::parse(bad).is_err(), "{bad} should fail");
         }
     }

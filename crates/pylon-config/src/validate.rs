@@ -15,7 +15,11 @@ pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
     v.listeners(&cfg.listeners);
     v.upstreams(&cfg.upstreams);
     v.routes(cfg);
-    if v.issues.is_empty() { Ok(()) } else { Err(v.issues) }
+    if v.issues.is_empty() {
+        Ok(())
+    } else {
+        Err(v.issues)
+    }
 }
 
 #[derive(Default)]
@@ -29,10 +33,13 @@ impl Validator {
     }
 
     fn server(&mut self, s: &ServerConfig) {
-        if let Some(addr) = &s.admin_listen {
-            if addr.parse::<SocketAddr>().is_err() {
-                self.push("server.admin_listen", format!("`{addr}` is not an ip:port socket address"));
-            }
+        if let Some(addr) = &s.admin_listen
+            && addr.parse::<SocketAddr>().is_err()
+        {
+            self.push(
+                "server.admin_listen",
+                format!("`{addr}` is not an ip:port socket address"),
+            );
         }
         if http::HeaderName::from_bytes(s.request_id_header.as_bytes()).is_err() {
             self.push("server.request_id_header", "not a valid header name");
@@ -51,23 +58,38 @@ impl Validator {
             match l.bind.parse::<SocketAddr>() {
                 Ok(addr) => {
                     if !binds.insert(addr) {
-                        self.push(format!("{p}.bind"), format!("`{addr}` is bound by another listener"));
+                        self.push(
+                            format!("{p}.bind"),
+                            format!("`{addr}` is bound by another listener"),
+                        );
                     }
                 }
-                Err(_) => self.push(format!("{p}.bind"), format!("`{}` is not an ip:port socket address", l.bind)),
+                Err(_) => self.push(
+                    format!("{p}.bind"),
+                    format!("`{}` is not an ip:port socket address", l.bind),
+                ),
             }
             if let Some(tls) = &l.tls {
                 if l.redirect_https_port.is_some() {
-                    self.push(format!("{p}.redirect_https_port"), "a TLS listener cannot redirect to HTTPS");
+                    self.push(
+                        format!("{p}.redirect_https_port"),
+                        "a TLS listener cannot redirect to HTTPS",
+                    );
                 }
                 if tls.certificates.is_empty() {
-                    self.push(format!("{p}.tls.certificates"), "at least one certificate is required");
+                    self.push(
+                        format!("{p}.tls.certificates"),
+                        "at least one certificate is required",
+                    );
                 }
                 for (j, c) in tls.certificates.iter().enumerate() {
                     let cp = format!("{p}.tls.certificates[{j}]");
                     for (field, file) in [("cert_file", &c.cert_file), ("key_file", &c.key_file)] {
                         if let Err(e) = std::fs::metadata(file) {
-                            self.push(format!("{cp}.{field}"), format!("cannot read `{file}`: {e}"));
+                            self.push(
+                                format!("{cp}.{field}"),
+                                format!("cannot read `{file}`: {e}"),
+                            );
                         }
                     }
                 }
@@ -77,10 +99,16 @@ impl Validator {
                 self.push(format!("{p}.limits.max_headers"), "must be at least 1");
             }
             if lim.max_header_bytes < 1024 {
-                self.push(format!("{p}.limits.max_header_bytes"), "must be at least 1024");
+                self.push(
+                    format!("{p}.limits.max_header_bytes"),
+                    "must be at least 1024",
+                );
             }
             if lim.header_read_timeout.is_zero() {
-                self.push(format!("{p}.limits.header_read_timeout"), "must be greater than zero");
+                self.push(
+                    format!("{p}.limits.header_read_timeout"),
+                    "must be greater than zero",
+                );
             }
         }
     }
@@ -102,21 +130,30 @@ impl Validator {
                     Err(e) => self.push(format!("{p}.targets[{j}].address"), e),
                 }
                 if t.weight == 0 || t.weight > 10_000 {
-                    self.push(format!("{p}.targets[{j}].weight"), "must be between 1 and 10000");
+                    self.push(
+                        format!("{p}.targets[{j}].weight"),
+                        "must be between 1 and 10000",
+                    );
                 }
             }
             if schemes.len() > 1 {
-                self.push(format!("{p}.targets"), "mixes http and https targets; use one upstream per scheme");
+                self.push(
+                    format!("{p}.targets"),
+                    "mixes http and https targets; use one upstream per scheme",
+                );
             }
-            if let LoadBalancing::ConsistentHash { hash_on } = &u.load_balancing {
-                if let HashOn::Header(h) = hash_on {
-                    self.header_name(&format!("{p}.load_balancing.hash_on.header"), h);
-                }
+            if let LoadBalancing::ConsistentHash { hash_on } = &u.load_balancing
+                && let HashOn::Header(h) = hash_on
+            {
+                self.header_name(&format!("{p}.load_balancing.hash_on.header"), h);
             }
-            if let Some(ca) = &u.tls.ca_file {
-                if let Err(e) = std::fs::metadata(ca) {
-                    self.push(format!("{p}.tls.ca_file"), format!("cannot read `{ca}`: {e}"));
-                }
+            if let Some(ca) = &u.tls.ca_file
+                && let Err(e) = std::fs::metadata(ca)
+            {
+                self.push(
+                    format!("{p}.tls.ca_file"),
+                    format!("cannot read `{ca}`: {e}"),
+                );
             }
             self.timeouts(&format!("{p}.timeouts"), &u.timeouts);
             if let Some(a) = &u.health_check.active {
@@ -125,14 +162,23 @@ impl Validator {
                     self.push(format!("{hp}.path"), "must start with `/`");
                 }
                 if a.interval.is_zero() || a.timeout.is_zero() {
-                    self.push(format!("{hp}.interval"), "interval and timeout must be greater than zero");
+                    self.push(
+                        format!("{hp}.interval"),
+                        "interval and timeout must be greater than zero",
+                    );
                 }
                 if a.healthy_threshold == 0 || a.unhealthy_threshold == 0 {
-                    self.push(format!("{hp}.healthy_threshold"), "thresholds must be at least 1");
+                    self.push(
+                        format!("{hp}.healthy_threshold"),
+                        "thresholds must be at least 1",
+                    );
                 }
                 self.statuses(&format!("{hp}.expected_statuses"), &a.expected_statuses);
                 if a.expected_statuses.is_empty() {
-                    self.push(format!("{hp}.expected_statuses"), "at least one status is required");
+                    self.push(
+                        format!("{hp}.expected_statuses"),
+                        "at least one status is required",
+                    );
                 }
             }
             if let Some(ps) = &u.health_check.passive {
@@ -141,7 +187,10 @@ impl Validator {
                     self.push(format!("{hp}.consecutive_failures"), "must be at least 1");
                 }
                 if ps.base_ejection.is_zero() || ps.max_ejection < ps.base_ejection {
-                    self.push(format!("{hp}.max_ejection"), "base_ejection must be > 0 and <= max_ejection");
+                    self.push(
+                        format!("{hp}.max_ejection"),
+                        "base_ejection must be > 0 and <= max_ejection",
+                    );
                 }
             }
             if let Some(cb) = &u.circuit_breaker {
@@ -153,7 +202,10 @@ impl Validator {
                     self.push(cp.clone(), "enable consecutive_failures or error_rate");
                 }
                 if cb.open_duration.is_zero() || cb.window.is_zero() {
-                    self.push(format!("{cp}.open_duration"), "open_duration and window must be greater than zero");
+                    self.push(
+                        format!("{cp}.open_duration"),
+                        "open_duration and window must be greater than zero",
+                    );
                 }
                 if cb.half_open_probes == 0 {
                     self.push(format!("{cp}.half_open_probes"), "must be at least 1");
@@ -197,15 +249,24 @@ impl Validator {
                     for (k, val) in &s.headers {
                         self.header_name(&format!("{p}.respond.headers.{k}"), k);
                         if http::HeaderValue::from_str(val).is_err() {
-                            self.push(format!("{p}.respond.headers.{k}"), "not a valid header value");
+                            self.push(
+                                format!("{p}.respond.headers.{k}"),
+                                "not a valid header value",
+                            );
                         }
                     }
                 }
-                _ => self.push(p.clone(), "exactly one of `upstream` and `respond` is required"),
+                _ => self.push(
+                    p.clone(),
+                    "exactly one of `upstream` and `respond` is required",
+                ),
             }
             for (j, l) in r.listeners.iter().enumerate() {
                 if !listeners.contains(l.as_str()) {
-                    self.push(format!("{p}.listeners[{j}]"), format!("no listener named `{l}`"));
+                    self.push(
+                        format!("{p}.listeners[{j}]"),
+                        format!("no listener named `{l}`"),
+                    );
                 }
             }
             self.route_match(&format!("{p}.match"), &r.matches);
@@ -213,7 +274,11 @@ impl Validator {
                 let rp = format!("{p}.rewrite");
                 match rw {
                     RewriteConfig::StripPrefix(None) => {
-                        let has_prefix = r.matches.paths.iter().any(|m| matches!(m, PathMatch::Prefix(_)));
+                        let has_prefix = r
+                            .matches
+                            .paths
+                            .iter()
+                            .any(|m| matches!(m, PathMatch::Prefix(_)));
                         if !has_prefix {
                             self.push(rp, "strip_prefix without a value needs a prefix path match");
                         }
@@ -223,13 +288,15 @@ impl Validator {
                             self.push(rp, "must start with `/`");
                         }
                     }
-                    RewriteConfig::Regex { pattern, .. } => self.regex(&format!("{rp}.pattern"), pattern),
+                    RewriteConfig::Regex { pattern, .. } => {
+                        self.regex(&format!("{rp}.pattern"), pattern)
+                    }
                 }
             }
-            if let HostHeader::Rewrite(h) = &r.host_header {
-                if http::HeaderValue::from_str(h).is_err() || h.is_empty() {
-                    self.push(format!("{p}.host_header.rewrite"), "not a valid host");
-                }
+            if let HostHeader::Rewrite(h) = &r.host_header
+                && (http::HeaderValue::from_str(h).is_err() || h.is_empty())
+            {
+                self.push(format!("{p}.host_header.rewrite"), "not a valid host");
             }
             if let Some(t) = &r.timeouts {
                 self.timeouts(&format!("{p}.timeouts"), t);
@@ -242,9 +309,14 @@ impl Validator {
             let bare = h.strip_prefix("*.").unwrap_or(h);
             if bare.is_empty()
                 || bare.contains('*')
-                || !bare.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+                || !bare
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
             {
-                self.push(format!("{p}.hosts[{j}]"), format!("`{h}` is not a host name or `*.domain` wildcard"));
+                self.push(
+                    format!("{p}.hosts[{j}]"),
+                    format!("`{h}` is not a host name or `*.domain` wildcard"),
+                );
             }
         }
         for (j, path) in m.paths.iter().enumerate() {
@@ -285,7 +357,12 @@ impl Validator {
     }
 
     fn timeouts(&mut self, p: &str, t: &TimeoutConfig) {
-        for (field, d) in [("connect", t.connect), ("read", t.read), ("idle", t.idle), ("request", t.request)] {
+        for (field, d) in [
+            ("connect", t.connect),
+            ("read", t.read),
+            ("idle", t.idle),
+            ("request", t.request),
+        ] {
             if d.is_zero() {
                 self.push(format!("{p}.{field}"), "must be greater than zero");
             }
@@ -293,8 +370,15 @@ impl Validator {
     }
 
     fn name(&mut self, p: &str, name: &str, seen: &mut HashSet<String>, what: &str) {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-            self.push(p, format!("`{name}`: {what} names use letters, digits, `-`, `_` and `.`"));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            self.push(
+                p,
+                format!("`{name}`: {what} names use letters, digits, `-`, `_` and `.`"),
+            );
         } else if !seen.insert(name.to_string()) {
             self.push(p, format!("duplicate {what} name `{name}`"));
         }
@@ -307,7 +391,10 @@ impl Validator {
     }
 
     fn method(&mut self, p: &str, m: &str) {
-        if m.is_empty() || http::Method::from_bytes(m.as_bytes()).is_err() || m.to_ascii_uppercase() != m {
+        if m.is_empty()
+            || http::Method::from_bytes(m.as_bytes()).is_err()
+            || m.to_ascii_uppercase() != m
+        {
             self.push(p, format!("`{m}` is not an upper-case HTTP method"));
         }
     }
@@ -340,16 +427,22 @@ pub fn check_template(t: &str) -> Result<(), String> {
             let inner = seg
                 .strip_prefix('{')
                 .and_then(|s| s.strip_suffix('}'))
-                .ok_or_else(|| format!("segment `{seg}`: a parameter must fill the whole segment"))?;
+                .ok_or_else(|| {
+                    format!("segment `{seg}`: a parameter must fill the whole segment")
+                })?;
             let (name, catch_all) = match inner.strip_prefix('*') {
                 Some(n) => (n, true),
                 None => (inner, false),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("segment `{seg}`: parameter names use letters, digits and `_`"));
+                return Err(format!(
+                    "segment `{seg}`: parameter names use letters, digits and `_`"
+                ));
             }
             if catch_all && i + 1 != segments.len() {
-                return Err(format!("segment `{seg}`: a catch-all must be the last segment"));
+                return Err(format!(
+                    "segment `{seg}`: a catch-all must be the last segment"
+                ));
             }
             if !names.insert(name) {
                 return Err(format!("parameter `{name}` appears twice"));

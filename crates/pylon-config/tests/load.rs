@@ -1,6 +1,6 @@
 //! Loading whole documents: errors are collected across sections with paths.
 
-use pylon_config::{load_str, LoadBalancing, PathMatch};
+use pylon_config::{LoadBalancing, PathMatch, load_str};
 
 #[test]
 fn full_document_loads() {
@@ -39,8 +39,14 @@ routes:
     .unwrap();
     assert_eq!(cfg.server.shutdown_timeout.as_secs(), 5);
     assert_eq!(cfg.upstreams[0].targets[0].weight, 3);
-    assert!(matches!(cfg.upstreams[0].load_balancing, LoadBalancing::ConsistentHash { .. }));
-    assert_eq!(cfg.routes[0].matches.paths[0], PathMatch::Template("/users/{id}".into()));
+    assert!(matches!(
+        cfg.upstreams[0].load_balancing,
+        LoadBalancing::ConsistentHash { .. }
+    ));
+    assert_eq!(
+        cfg.routes[0].matches.paths[0],
+        PathMatch::Template("/users/{id}".into())
+    );
     assert_eq!(cfg.routes[1].respond.as_ref().unwrap().body, "hi");
 }
 
@@ -97,5 +103,9 @@ fn json_documents_are_accepted() {
 #[test]
 fn syntax_errors_name_the_file() {
     let err = load_str("listeners: [\n", "broken.yaml").unwrap_err();
-    assert!(err.to_string().starts_with("broken.yaml: <root>: not valid YAML/JSON"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("broken.yaml: <root>: not valid YAML/JSON"),
+        "{err}"
+    );
 }

@@ -2,6 +2,19 @@
 //! balancing and health checking, and request forwarding.
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod client;
+pub mod context;
+pub mod error;
+pub mod forward;
+pub mod gateway;
+pub mod handler;
+pub mod headers;
+pub mod ops;
 pub mod router;
+pub mod server;
+pub mod snapshot;
+pub mod upgrade;
 pub mod upstream;
+
+pub use gateway::{Gateway, GatewayError, ReloadReport};

@@ -1,1 +1,0 @@
-//! Upstream HTTP client (being built).

@@ -1,0 +1,225 @@
+//! The running gateway: the current snapshot behind an `ArcSwap`, the
+//! listeners, telemetry, readiness, and the reload and shutdown procedures.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use pylon_config::Config;
+use pylon_telemetry::{CallLog, Metrics};
+use tokio::sync::Mutex;
+use tracing::{error, info};
+
+use crate::server::{BoundListener, RunningListener, ServerError};
+use crate::snapshot::{CompileError, Snapshot, UpstreamRuntime};
+
+/// Why a start or reload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    #[error(transparent)]
+    Listener(#[from] ServerError),
+}
+
+/// What a successful reload changed.
+#[derive(Debug, Clone)]
+pub struct ReloadReport {
+    pub generation: u64,
+    pub duration: Duration,
+    pub listeners_started: usize,
+    pub listeners_stopped: usize,
+    pub upstreams_rebuilt: usize,
+}
+
+/// The gateway process state shared by every connection.
+pub struct Gateway {
+    snapshot: ArcSwap<Snapshot>,
+    metrics: Metrics,
+    call_log: CallLog,
+    ready: AtomicBool,
+    listeners: Mutex<HashMap<String, RunningListener>>,
+    bound_addrs: parking_lot::Mutex<HashMap<String, SocketAddr>>,
+}
+
+impl Gateway {
+    /// Compile `config`, bind every listener (failing with a one-line error per
+    /// problem), and start serving.
+    pub async fn start(config: Config, metrics: Metrics, call_log: CallLog) -> Result<Arc<Gateway>, GatewayError> {
+        let snapshot = Snapshot::compile(config, None)?;
+        let mut bound = Vec::new();
+        for l in &snapshot.config.listeners {
+            bound.push(BoundListener::bind(l)?);
+        }
+        let new_upstreams = snapshot.new_upstreams(None);
+        let gw = Arc::new(Gateway {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            metrics,
+            call_log,
+            ready: AtomicBool::new(false),
+            listeners: Mutex::new(HashMap::new()),
+            bound_addrs: parking_lot::Mutex::new(HashMap::new()),
+        });
+        start_upstreams(&new_upstreams);
+        gw.metrics.config_loaded();
+        {
+            let mut running = gw.listeners.lock().await;
+            for b in bound {
+                gw.record_addr(&b);
+                running.insert(b.config_name().to_string(), b.serve(gw.clone()));
+            }
+        }
+        gw.ready.store(true, Ordering::SeqCst);
+        Ok(gw)
+    }
+
+    fn record_addr(&self, b: &BoundListener) {
+        if let Some(a) = b.local_addr() {
+            self.bound_addrs.lock().insert(b.config_name().to_string(), a);
+        }
+    }
+
+    /// The snapshot requests are served from right now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn call_log(&self) -> &CallLog {
+        &self.call_log
+    }
+
+    /// Ready once listeners are up; not ready while shutting down.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Addresses the listeners are bound to, by listener name.
+    pub fn listener_addrs(&self) -> HashMap<String, SocketAddr> {
+        self.bound_addrs.lock().clone()
+    }
+
+    /// Validate-and-swap: compile `config` against the current snapshot, bind
+    /// new listeners, swap atomically, then retire what is no longer used.
+    /// On any error nothing changes and the old config keeps serving.
+    pub async fn reload(self: &Arc<Self>, config: Config) -> Result<ReloadReport, GatewayError> {
+        let started = Instant::now();
+        let mut running = self.listeners.lock().await;
+        let result = self.reload_locked(config, &mut running).await;
+        self.metrics.config_reload(result.is_ok());
+        match &result {
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "config reload refused; the previous config keeps serving"),
+        }
+        result.map(|mut r| {
+            r.duration = started.elapsed();
+            info!(generation = r.generation, ms = r.duration.as_secs_f64() * 1e3, "config reloaded");
+            r
+        })
+    }
+
+    async fn reload_locked(
+        self: &Arc<Self>,
+        config: Config,
+        running: &mut HashMap<String, RunningListener>,
+    ) -> Result<ReloadReport, GatewayError> {
+        let old = self.snapshot.load_full();
+        let shutdown_timeout = config.server.shutdown_timeout;
+        let next = Snapshot::compile(config, Some(&old))?;
+
+        // Listeners: unchanged ones keep running; changed ones get their
+        // settings swapped in place when the address is the same, otherwise a
+        // new socket is bound before the old one drains.
+        let mut to_bind = Vec::new();
+        let mut to_update = Vec::new();
+        for l in &next.config.listeners {
+            match running.get(&l.name) {
+                Some(r) if r.config == *l => {}
+                Some(r) if r.config.bind == l.bind => to_update.push(l.clone()),
+                _ => to_bind.push(l.clone()),
+            }
+        }
+        let mut prepared = Vec::new();
+        for l in &to_bind {
+            // A listener moving to a new address: bind first so a failure leaves everything as it was.
+            prepared.push(BoundListener::bind(l)?);
+        }
+        let mut updates = Vec::new();
+        for l in &to_update {
+            updates.push((l.name.clone(), crate::server::ListenerRuntime::build(l)?));
+        }
+
+        let new_upstreams = next.new_upstreams(Some(&old));
+        let retired = old.retired_upstreams(&next);
+        let generation = next.generation;
+        let upstreams_rebuilt = new_upstreams.len();
+        start_upstreams(&new_upstreams);
+        self.snapshot.store(Arc::new(next));
+        for rt in &retired {
+            rt.upstream.stop();
+        }
+
+        for (name, rt) in updates {
+            if let Some(r) = running.get_mut(&name) {
+                r.update(rt);
+            }
+        }
+        let keep: Vec<String> = self.snapshot.load().config.listeners.iter().map(|l| l.name.clone()).collect();
+        let mut stopped = Vec::new();
+        for b in &prepared {
+            if let Some(old) = running.remove(b.config_name()) {
+                stopped.push(old);
+            }
+        }
+        let names: Vec<String> = running.keys().cloned().collect();
+        for name in names {
+            if !keep.contains(&name) {
+                if let Some(old) = running.remove(&name) {
+                    self.bound_addrs.lock().remove(&name);
+                    stopped.push(old);
+                }
+            }
+        }
+        let listeners_stopped = stopped.len();
+        let listeners_started = prepared.len();
+        for b in prepared {
+            self.record_addr(&b);
+            running.insert(b.config_name().to_string(), b.serve(self.clone()));
+        }
+        for old in stopped {
+            tokio::spawn(old.shutdown(shutdown_timeout));
+        }
+        Ok(ReloadReport {
+            generation,
+            duration: Duration::ZERO,
+            listeners_started,
+            listeners_stopped,
+            upstreams_rebuilt,
+        })
+    }
+
+    /// Graceful shutdown: become unready, stop accepting, drain in-flight
+    /// requests up to `deadline`, stop background tasks.
+    pub async fn shutdown(&self, deadline: Duration) {
+        self.ready.store(false, Ordering::SeqCst);
+        let listeners: Vec<RunningListener> = self.listeners.lock().await.drain().map(|(_, l)| l).collect();
+        info!(listeners = listeners.len(), deadline_s = deadline.as_secs_f64(), "shutting down");
+        let drains = listeners.into_iter().map(|l| l.shutdown(deadline));
+        futures_util::future::join_all(drains).await;
+        for rt in self.snapshot.load().upstreams.values() {
+            rt.upstream.stop();
+        }
+    }
+}
+
+fn start_upstreams(list: &[Arc<UpstreamRuntime>]) {
+    for rt in list {
+        rt.start();
+    }
+}

@@ -1,0 +1,171 @@
+//! TLS for listeners: PEM certificates loaded at config compile time and chosen
+//! per connection by SNI, with ALPN advertising h2 and/or http/1.1.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pylon_config::{ListenerProtocol, ListenerTlsConfig};
+use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::ServerError;
+
+/// Picks a certificate by SNI: exact names first, then `*.domain` wildcards,
+/// then the first certificate as default.
+#[derive(Debug)]
+struct SniResolver {
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    wildcard: HashMap<String, Arc<CertifiedKey>>,
+    default: Arc<CertifiedKey>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let Some(name) = hello.server_name() else {
+            return Some(self.default.clone());
+        };
+        let name = name.to_ascii_lowercase();
+        if let Some(k) = self.exact.get(&name) {
+            return Some(k.clone());
+        }
+        if let Some((_, parent)) = name.split_once('.') {
+            if let Some(k) = self.wildcard.get(parent) {
+                return Some(k.clone());
+            }
+        }
+        Some(self.default.clone())
+    }
+}
+
+/// Build the rustls server config of a TLS listener.
+pub fn server_config(listener: &str, tls: &ListenerTlsConfig, protocol: ListenerProtocol) -> Result<Arc<ServerConfig>, ServerError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut exact = HashMap::new();
+    let mut wildcard = HashMap::new();
+    let mut default = None;
+    for c in &tls.certificates {
+        let err = |reason: String| ServerError::Tls {
+            listener: listener.to_string(),
+            reason,
+        };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&c.cert_file)
+            .map_err(|e| err(format!("cannot read certificate `{}`: {e}", c.cert_file)))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(format!("bad PEM in `{}`: {e}", c.cert_file)))?;
+        if certs.is_empty() {
+            return Err(err(format!("no certificate in `{}`", c.cert_file)));
+        }
+        let key = PrivateKeyDer::from_pem_file(&c.key_file)
+            .map_err(|e| err(format!("cannot read private key `{}`: {e}", c.key_file)))?;
+        let signing = provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(|e| err(format!("unusable private key `{}`: {e}", c.key_file)))?;
+        let ck = Arc::new(CertifiedKey::new(certs, signing));
+        ck.keys_match()
+            .map_err(|e| err(format!("`{}` and `{}` do not belong together: {e}", c.cert_file, c.key_file)))?;
+        let names = if c.server_names.is_empty() {
+            names_in_cert(&ck)
+        } else {
+            c.server_names.clone()
+        };
+        for name in names {
+            let name = name.to_ascii_lowercase();
+            match name.strip_prefix("*.") {
+                Some(parent) => wildcard.entry(parent.to_string()).or_insert_with(|| ck.clone()),
+                None => exact.entry(name).or_insert_with(|| ck.clone()),
+            };
+        }
+        default.get_or_insert(ck);
+    }
+    let default = default.ok_or_else(|| ServerError::Tls {
+        listener: listener.to_string(),
+        reason: "no certificates".into(),
+    })?;
+    let resolver = SniResolver {
+        exact,
+        wildcard,
+        default,
+    };
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls {
+            listener: listener.to_string(),
+            reason: e.to_string(),
+        })?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    cfg.alpn_protocols = match protocol {
+        ListenerProtocol::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        ListenerProtocol::Http1 => vec![b"http/1.1".to_vec()],
+        ListenerProtocol::Http2 => vec![b"h2".to_vec()],
+    };
+    Ok(Arc::new(cfg))
+}
+
+/// DNS names (including wildcards) in the leaf certificate's subjectAltName.
+fn names_in_cert(ck: &CertifiedKey) -> Vec<String> {
+    let Some(leaf) = ck.cert.first() else {
+        return Vec::new();
+    };
+    match webpki::EndEntityCert::try_from(leaf) {
+        Ok(cert) => cert.valid_dns_names().map(str::to_string).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_cert(dir: &std::path::Path, name: &str, sans: &[&str]) -> pylon_config::CertificateConfig {
+        let ck = rcgen::generate_simple_self_signed(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        pylon_config::CertificateConfig {
+            cert_file: cert.display().to_string(),
+            key_file: key.display().to_string(),
+            server_names: vec![],
+        }
+    }
+
+    #[test]
+    fn san_names_are_read_and_keys_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_cert(dir.path(), "a", &["a.example.com", "*.b.example.com"]);
+        let tls = ListenerTlsConfig { certificates: vec![a.clone()] };
+        server_config("l", &tls, ListenerProtocol::Auto).unwrap();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(&a.cert_file).unwrap().collect::<Result<_, _>>().unwrap();
+        let key = PrivateKeyDer::from_pem_file(&a.key_file).unwrap();
+        let signing = rustls::crypto::ring::default_provider().key_provider.load_private_key(key).unwrap();
+        let names = names_in_cert(&CertifiedKey::new(certs, signing));
+        assert_eq!(names, vec!["a.example.com", "*.b.example.com"]);
+    }
+
+    #[test]
+    fn mismatched_key_and_missing_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_cert(dir.path(), "a", &["a.test"]);
+        let b = write_cert(dir.path(), "b", &["b.test"]);
+        let mixed = pylon_config::CertificateConfig {
+            cert_file: a.cert_file.clone(),
+            key_file: b.key_file.clone(),
+            server_names: vec![],
+        };
+        let err = server_config("web", &ListenerTlsConfig { certificates: vec![mixed] }, ListenerProtocol::Auto).unwrap_err();
+        assert!(err.to_string().contains("do not belong together"), "{err}");
+        let missing = pylon_config::CertificateConfig {
+            cert_file: "/nonexistent.pem".into(),
+            key_file: a.key_file,
+            server_names: vec![],
+        };
+        let err = server_config("web", &ListenerTlsConfig { certificates: vec![missing] }, ListenerProtocol::Auto).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent.pem"), "{err}");
+    }
+}

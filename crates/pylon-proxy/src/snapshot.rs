@@ -1,0 +1,199 @@
+//! The compiled config snapshot: everything a request needs, immutable, built
+//! from a validated [`Config`] and swapped atomically on reload. Upstreams whose
+//! config did not change are carried over from the previous snapshot with their
+//! connection pools, health state, breakers and counters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use pylon_config::{Config, HostHeader, RouteConfig, TimeoutConfig, UpstreamConfig};
+
+use crate::client::UpstreamClient;
+use crate::router::Router;
+use crate::upstream::{ProbeFn, ProbeTarget, Upstream};
+
+/// Snapshot compilation errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("routes: {0}")]
+    Router(String),
+    #[error("upstream `{name}`: {reason}")]
+    Upstream { name: String, reason: String },
+}
+
+/// One upstream at run time: its balancer/health state and its connection pool.
+pub struct UpstreamRuntime {
+    pub name: Arc<str>,
+    pub upstream: Arc<Upstream>,
+    pub client: UpstreamClient,
+    /// Methods whose requests may be retried.
+    pub retry_methods: Vec<Method>,
+}
+
+impl UpstreamRuntime {
+    fn build(cfg: &UpstreamConfig) -> Result<Arc<Self>, CompileError> {
+        let err = |reason: String| CompileError::Upstream {
+            name: cfg.name.clone(),
+            reason,
+        };
+        let upstream = Upstream::new(cfg).map_err(|e| err(e.to_string()))?;
+        let client = UpstreamClient::new(cfg, upstream.addr_source()).map_err(|e| err(e.to_string()))?;
+        let retry_methods = cfg
+            .retries
+            .methods
+            .iter()
+            .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
+            .collect();
+        Ok(Arc::new(Self {
+            name: Arc::from(cfg.name.as_str()),
+            upstream,
+            client,
+            retry_methods,
+        }))
+    }
+
+    pub fn config(&self) -> &UpstreamConfig {
+        self.upstream.config()
+    }
+
+    /// Start DNS refresh and active health checks (probes go through this
+    /// upstream's own client, so they exercise the same TLS and pool settings).
+    pub fn start(&self) {
+        let client = self.client.clone();
+        let probe: ProbeFn = Arc::new(move |t: ProbeTarget| {
+            let client = client.clone();
+            Box::pin(async move {
+                let addr = t.target.addr();
+                client
+                    .health_probe(&addr.host, addr.port, addr.tls, &t.path, t.host.as_deref(), t.timeout)
+                    .await
+            })
+        });
+        self.upstream.start(Some(probe));
+    }
+}
+
+/// What a matched route does.
+pub enum RouteAction {
+    Proxy(Arc<UpstreamRuntime>),
+    Respond(StaticReply),
+}
+
+/// A prepared static response.
+pub struct StaticReply {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+/// A route ready to serve.
+pub struct CompiledRoute {
+    pub name: Arc<str>,
+    pub action: RouteAction,
+    pub host_header: HostHeader,
+    pub timeouts: TimeoutConfig,
+    pub rewrite: bool,
+}
+
+/// An immutable view of the whole configuration.
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub router: Router,
+    pub routes: Vec<CompiledRoute>,
+    pub upstreams: HashMap<String, Arc<UpstreamRuntime>>,
+    pub request_id_header: HeaderName,
+    pub via: bool,
+    /// Increases by one with every activated config.
+    pub generation: u64,
+}
+
+impl Snapshot {
+    /// Compile `config`, reusing unchanged upstreams of `previous`.
+    pub fn compile(config: Config, previous: Option<&Snapshot>) -> Result<Snapshot, CompileError> {
+        let mut upstreams = HashMap::new();
+        for u in &config.upstreams {
+            let reused = previous
+                .and_then(|p| p.upstreams.get(&u.name))
+                .filter(|old| old.config() == u)
+                .cloned();
+            let rt = match reused {
+                Some(rt) => rt,
+                None => UpstreamRuntime::build(u)?,
+            };
+            upstreams.insert(u.name.clone(), rt);
+        }
+        let router = Router::build(&config.routes).map_err(|e| CompileError::Router(e.to_string()))?;
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| compile_route(r, &upstreams))
+            .collect::<Result<Vec<_>, _>>()?;
+        let request_id_header = HeaderName::from_bytes(config.server.request_id_header.as_bytes())
+            .unwrap_or(HeaderName::from_static("x-request-id"));
+        Ok(Snapshot {
+            via: config.server.via_header,
+            config: Arc::new(config),
+            router,
+            routes,
+            upstreams,
+            request_id_header,
+            generation: previous.map_or(1, |p| p.generation + 1),
+        })
+    }
+
+    /// Upstreams of this snapshot that `next` does not carry over.
+    pub fn retired_upstreams(&self, next: &Snapshot) -> Vec<Arc<UpstreamRuntime>> {
+        self.upstreams
+            .iter()
+            .filter(|(name, rt)| next.upstreams.get(*name).is_none_or(|n| !Arc::ptr_eq(n, rt)))
+            .map(|(_, rt)| rt.clone())
+            .collect()
+    }
+
+    /// Upstreams of this snapshot that were not in `previous` (need their tasks started).
+    pub fn new_upstreams(&self, previous: Option<&Snapshot>) -> Vec<Arc<UpstreamRuntime>> {
+        self.upstreams
+            .iter()
+            .filter(|(name, rt)| previous.and_then(|p| p.upstreams.get(*name)).is_none_or(|o| !Arc::ptr_eq(o, rt)))
+            .map(|(_, rt)| rt.clone())
+            .collect()
+    }
+}
+
+fn compile_route(r: &RouteConfig, upstreams: &HashMap<String, Arc<UpstreamRuntime>>) -> Result<CompiledRoute, CompileError> {
+    let (action, timeouts) = match (&r.upstream, &r.respond) {
+        (Some(name), _) => {
+            let rt = upstreams.get(name).cloned().ok_or_else(|| CompileError::Upstream {
+                name: name.clone(),
+                reason: format!("referenced by route `{}` but not defined", r.name),
+            })?;
+            let t = r.timeouts.clone().unwrap_or_else(|| rt.config().timeouts.clone());
+            (RouteAction::Proxy(rt), t)
+        }
+        (None, Some(s)) => {
+            let headers = s
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(v).ok()?)))
+                .collect();
+            let reply = StaticReply {
+                status: StatusCode::from_u16(s.status).unwrap_or(StatusCode::OK),
+                headers,
+                body: Bytes::from(s.body.clone()),
+            };
+            (RouteAction::Respond(reply), TimeoutConfig::default())
+        }
+        (None, None) => {
+            return Err(CompileError::Router(format!("route `{}` has no upstream and no response", r.name)));
+        }
+    };
+    Ok(CompiledRoute {
+        name: Arc::from(r.name.as_str()),
+        action,
+        host_header: r.host_header.clone(),
+        timeouts,
+        rewrite: r.rewrite.is_some(),
+    })
+}

@@ -1,0 +1,116 @@
+//! `pylon serve`: load config, start telemetry, listeners and the admin
+//! listener, then reload on SIGHUP or file change and drain on SIGTERM/SIGINT.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use pylon_config::Config;
+use pylon_proxy::Gateway;
+use pylon_telemetry::{CallLog, Metrics};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::cli::ServeArgs;
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let config = load(args.config.as_deref())?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all().thread_name("pylon-worker");
+    if let Some(n) = args.workers {
+        anyhow::ensure!(n > 0, "--workers must be at least 1");
+        rt.worker_threads(n);
+    }
+    let rt = rt.build().context("cannot start the async runtime")?;
+    rt.block_on(serve(config, args.config))
+}
+
+fn load(path: Option<&Path>) -> Result<Config> {
+    match path {
+        None => Ok(pylon_config::embedded_default()),
+        Some(p) => pylon_config::load_file(p).map_err(|e| {
+            for issue in e.to_string().lines() {
+                eprintln!("{issue}");
+            }
+            anyhow::anyhow!("invalid config `{}` ({} error(s))", p.display(), e.issues.len())
+        }),
+    }
+}
+
+async fn serve(config: Config, path: Option<PathBuf>) -> Result<()> {
+    let data_dir = PathBuf::from(&config.server.data_dir);
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir `{}`", data_dir.display()))?;
+    let metrics = Metrics::new();
+    let (call_log, call_log_worker) =
+        CallLog::start(&config.server.access_log, Some(metrics.clone())).context("cannot start the access log")?;
+    let admin_addr = config.server.admin_listen.clone();
+    let admin_listener = match &admin_addr {
+        Some(a) => Some(pylon_proxy::ops::bind(a).await?),
+        None => None,
+    };
+    let watch_file = config.server.watch_config;
+    let gw = Gateway::start(config, metrics, call_log).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let admin_task = admin_listener.map(|l| {
+        if let Ok(a) = l.local_addr() {
+            info!(addr = %a, "admin listener ready");
+        }
+        tokio::spawn(pylon_proxy::ops::serve(l, pylon_proxy::ops::router(gw.clone()), stop_rx))
+    });
+    info!(version = env!("CARGO_PKG_VERSION"), config = ?path, "pylon started");
+
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let (_watcher, mut changes) = match (&path, watch_file) {
+        (Some(p), true) => match crate::watch::watch(p) {
+            Ok((w, rx)) => (Some(w), Some(rx)),
+            Err(e) => {
+                warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+                (None, None)
+            }
+        },
+        _ => (None, None),
+    };
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => { info!("SIGTERM received"); break; }
+            _ = sigint.recv() => { info!("SIGINT received"); break; }
+            _ = sighup.recv() => reload(&gw, path.as_deref()).await,
+            Some(()) = async { match changes.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                reload(&gw, path.as_deref()).await;
+            }
+        }
+    }
+    // The drain deadline of the config active now, which a reload may have changed.
+    gw.shutdown(gw.snapshot().config.server.shutdown_timeout).await;
+    let _ = stop_tx.send(true);
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
+    if let Err(e) = call_log_worker.shutdown().await {
+        error!(error = %e, "access log did not flush cleanly");
+    }
+    info!("pylon stopped");
+    Ok(())
+}
+
+async fn reload(gw: &Arc<Gateway>, path: Option<&Path>) {
+    let Some(path) = path else {
+        warn!("reload requested, but pylon runs on the embedded default config; nothing to reload");
+        return;
+    };
+    match pylon_config::load_file(path) {
+        Ok(cfg) => {
+            // Errors are logged inside reload; the old config keeps serving.
+            let _ = gw.reload(cfg).await;
+        }
+        Err(e) => {
+            gw.metrics().config_reload(false);
+            for line in e.to_string().lines() {
+                error!(problem = line, "config reload refused; the previous config keeps serving");
+            }
+        }
+    }
+}
