@@ -134,14 +134,12 @@ pub struct ListenerLimits {
     pub max_header_bytes: usize,
     /// Most headers in one request.
     pub max_headers: usize,
-    /// Time allowed to receive a full request head (slowloris guard).
+    /// Time allowed to receive a full request head (slowloris guard). For
+    /// HTTP/1.1 it also closes keep-alive connections left idle this long.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
     /// Largest request body in bytes; larger ones get 413.
     pub max_body_bytes: u64,
-    /// Keep-alive connections idle longer than this are closed.
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
 }
@@ -153,7 +151,6 @@ impl Default for ListenerLimits {
             max_headers: 100,
             header_read_timeout: Duration::from_secs(10),
             max_body_bytes: 10 * 1024 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(60),
             max_concurrent_streams: 256,
         }
     }

@@ -312,11 +312,10 @@ impl Body for ReplayBody {
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(d) = self.data.take() {
-            if !d.is_empty() {
+        if let Some(d) = self.data.take()
+            && !d.is_empty() {
                 return Poll::Ready(Some(Ok(Frame::data(d))));
             }
-        }
         Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
     }
 
@@ -392,7 +391,7 @@ mod tests {
     async fn idle_timeout_fires() {
         let (_tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
         let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-        let body = IdleTimeoutBody::new(http_body_util::StreamBody::new(stream), Duration::from_secs(5));
+        let body = IdleTimeoutBody::new(http_body_util::StreamBody::new(Box::pin(stream)), Duration::from_secs(5));
         let err = body.collect().await.err().unwrap();
         assert!(err.downcast_ref::<BodyIdleTimeout>().is_some());
     }

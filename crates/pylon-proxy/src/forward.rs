@@ -73,7 +73,13 @@ pub async fn forward(
     let limited = LimitedBody::new(incoming, ctx.conn.max_body_bytes, ctx.bytes_in.clone()).boxed();
     let idempotent = upstream.retry_methods.contains(&parts.method);
     let retries_possible = cfg.retries.attempts > 0 && !upgrade && (idempotent || cfg.retries.on_connect_error);
-    let mut attempt_body = if retries_possible {
+    // Only bodies whose length is declared and small are read ahead for replay.
+    // A body of unknown length (chunked uploads, gRPC and other HTTP/2 streams)
+    // is forwarded as it arrives: waiting for it could deadlock a bidirectional
+    // stream, so such requests are not retried.
+    let body_len = http_body::Body::size_hint(&limited).exact();
+    let replayable = body_len.is_some_and(|n| n <= cfg.retries.max_body_buffer as u64);
+    let mut attempt_body = if retries_possible && replayable {
         match body::buffer_up_to(limited, cfg.retries.max_body_buffer).await.map_err(body_error)? {
             complete @ Buffered::Complete { .. } => AttemptBody::Replayable(complete),
             Buffered::Partial(b) => AttemptBody::Once(Some(b)),
@@ -249,11 +255,10 @@ fn build_request(
         HostHeader::Rewrite(h) => HeaderValue::from_str(h).ok(),
     };
     headers.remove(header::HOST);
-    if version != Version::HTTP_2 {
-        if let Some(h) = host_value {
+    if version != Version::HTTP_2
+        && let Some(h) = host_value {
             headers.insert(header::HOST, h);
         }
-    }
     let mut req = Request::new(body);
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = uri;
@@ -269,11 +274,10 @@ fn finish_response(
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     sel: crate::upstream::Selection,
 ) -> Result<Response<ProxyBody>, GatewayError> {
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client) = client_upgrade {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client) = client_upgrade {
             return Ok(crate::upgrade::tunnel(resp, client, sel));
         }
-    }
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
     if snap.via {

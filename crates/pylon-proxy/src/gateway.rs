@@ -164,6 +164,7 @@ impl Gateway {
         for rt in &retired {
             rt.upstream.stop();
         }
+        self.forget_removed_targets(&old, &self.snapshot.load());
 
         for (name, rt) in updates {
             if let Some(r) = running.get_mut(&name) {
@@ -179,12 +180,11 @@ impl Gateway {
         }
         let names: Vec<String> = running.keys().cloned().collect();
         for name in names {
-            if !keep.contains(&name) {
-                if let Some(old) = running.remove(&name) {
+            if !keep.contains(&name)
+                && let Some(old) = running.remove(&name) {
                     self.bound_addrs.lock().remove(&name);
                     stopped.push(old);
                 }
-            }
         }
         let listeners_stopped = stopped.len();
         let listeners_started = prepared.len();
@@ -202,6 +202,20 @@ impl Gateway {
             listeners_stopped,
             upstreams_rebuilt,
         })
+    }
+
+    /// Drop the health series of targets that `next` no longer has, so
+    /// `/metrics` does not report removed targets forever.
+    fn forget_removed_targets(&self, old: &Snapshot, next: &Snapshot) {
+        for (name, rt) in &old.upstreams {
+            let kept = next.upstreams.get(name);
+            for t in rt.upstream.targets() {
+                let still_there = kept.is_some_and(|n| n.upstream.targets().iter().any(|nt| nt.key() == t.key()));
+                if !still_there {
+                    self.metrics.remove_target(name, t.key());
+                }
+            }
+        }
     }
 
     /// Graceful shutdown: become unready, stop accepting, drain in-flight

@@ -130,15 +130,13 @@ async fn serve(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > ctx.conn.max_body_bytes {
+        && len > ctx.conn.max_body_bytes {
             return Err(GatewayError::client(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("request body exceeds the limit of {} bytes", ctx.conn.max_body_bytes),
             ));
         }
-    }
     let path = normalize_path(req.uri().path())
         .map_err(|e| GatewayError::bad_request("bad_path", format!("invalid request path: {e}")))?;
     let host = host_of(&req).map(routing_host).unwrap_or_default();

@@ -88,11 +88,10 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: IpAddr, tls: bool, hos
         X_FORWARDED_PROTO.clone(),
         HeaderValue::from_static(if tls { "https" } else { "http" }),
     );
-    if !headers.contains_key(&X_FORWARDED_HOST) {
-        if let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
+    if !headers.contains_key(&X_FORWARDED_HOST)
+        && let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
             headers.insert(X_FORWARDED_HOST.clone(), v);
         }
-    }
     if let Some(via) = via {
         append_via(headers, via);
     }

@@ -147,30 +147,3 @@ fn a_missing_binary_is_a_clear_error() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("/nonexistent/pylon"));
 }
-
-/// Drives the real binary: needs it built (`cargo build -p pylon`).
-#[tokio::test]
-#[ignore = "needs the real pylon binary; run with --ignored after `cargo build -p pylon`"]
-async fn real_pylon_proxies_to_an_echo_upstream() {
-    bounded(async {
-        let echo = EchoServer::start_named("e1").await.unwrap();
-        let admin = free_addr().unwrap();
-        let proxy = free_addr().unwrap();
-        let yaml = format!(
-            "server:\n  admin_listen: \"{admin}\"\n\
-             listeners:\n  - name: public\n    bind: \"{proxy}\"\n\
-             upstreams:\n  - name: echo\n    targets:\n      - address: \"{}\"\n\
-             routes:\n  - name: all\n    match:\n      paths: [{{ prefix: / }}]\n    upstream: echo\n",
-            echo.addr()
-        );
-        let mut process = PylonProcess::start(&yaml).await.unwrap();
-        let (status, headers, body) = get(&format!("http://{proxy}/hello?x=1")).await.unwrap();
-        assert_eq!(status, http::StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        assert_eq!(headers[UPSTREAM_HEADER], "e1");
-        assert_eq!(echo.last_request().unwrap().uri, "/hello?x=1");
-        process.terminate().unwrap();
-        let exit = process.wait_exit(Duration::from_secs(15)).await;
-        assert!(exit.is_some_and(|s| s.success()), "exit {exit:?}\n{}", process.stderr());
-    })
-    .await;
-}

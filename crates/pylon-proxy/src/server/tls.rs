@@ -31,11 +31,10 @@ impl ResolvesServerCert for SniResolver {
         if let Some(k) = self.exact.get(&name) {
             return Some(k.clone());
         }
-        if let Some((_, parent)) = name.split_once('.') {
-            if let Some(k) = self.wildcard.get(parent) {
+        if let Some((_, parent)) = name.split_once('.')
+            && let Some(k) = self.wildcard.get(parent) {
                 return Some(k.clone());
             }
-        }
         Some(self.default.clone())
     }
 }
