@@ -44,10 +44,22 @@ fn parse_document(text: &str, label: &str) -> Result<Value, ConfigError> {
 
 /// Turn a generic document (already parsed from YAML or JSON) into a validated model.
 pub fn from_document(doc: Value, label: &str) -> Result<Config, ConfigError> {
-    let (config, mut issues) = parse_sections(doc);
-    // Validate what did parse too, so one run reports structural and semantic problems.
+    let (config, mut issues, positions) = parse_sections(doc);
+    // Validate what did parse too, so one run reports structural and semantic
+    // problems. Paths are mapped back to the document's item positions (items
+    // that failed to parse are not in `config`), and a value already reported
+    // (say, an unresolved secret) is not reported again.
     if let Err(more) = validate(&config) {
-        issues.extend(more);
+        let known: Vec<String> = issues.iter().map(|i| i.path.clone()).collect();
+        for mut issue in more {
+            issue.path = positions.document_path(&issue.path);
+            if !known
+                .iter()
+                .any(|p| !p.is_empty() && issue.path.starts_with(p.as_str()))
+            {
+                issues.push(issue);
+            }
+        }
     }
     if issues.is_empty() {
         Ok(config)
@@ -59,15 +71,41 @@ pub fn from_document(doc: Value, label: &str) -> Result<Config, ConfigError> {
     }
 }
 
+/// For each list section, the document index of every item that parsed.
+#[derive(Default)]
+struct Positions {
+    sections: Vec<(&'static str, Vec<usize>)>,
+}
+
+impl Positions {
+    /// `routes[1].x` of the parsed config → `routes[2].x` of the document when
+    /// the document's `routes[1]` failed to parse.
+    fn document_path(&self, path: &str) -> String {
+        for (section, indices) in &self.sections {
+            let Some(rest) = path.strip_prefix(section).and_then(|r| r.strip_prefix('[')) else {
+                continue;
+            };
+            let Some((num, tail)) = rest.split_once(']') else {
+                continue;
+            };
+            if let Some(orig) = num.parse::<usize>().ok().and_then(|i| indices.get(i)) {
+                return format!("{section}[{orig}]{tail}");
+            }
+        }
+        path.to_string()
+    }
+}
+
 /// Expand secrets and deserialize each section item by item; items that fail are
 /// left out of the returned config and reported.
-fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>) {
+fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>, Positions) {
     let mut issues = Vec::new();
+    let mut positions = Positions::default();
     crate::secret::expand(&mut doc, "", &mut issues);
     let mut config = Config::default();
     let Value::Object(mut root) = doc else {
         issues.push(ConfigIssue::new("", "the document must be a mapping"));
-        return (config, issues);
+        return (config, issues, positions);
     };
     for key in root.keys() {
         if !SECTIONS.contains(&key.as_str()) {
@@ -82,27 +120,33 @@ fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>) {
     {
         config.server = v;
     }
-    config.listeners = list(root.remove("listeners"), "listeners", &mut issues);
-    config.upstreams = list(root.remove("upstreams"), "upstreams", &mut issues);
-    config.routes = list(root.remove("routes"), "routes", &mut issues);
-    (config, issues)
+    let (listeners, at) = list(root.remove("listeners"), "listeners", &mut issues);
+    config.listeners = listeners;
+    positions.sections.push(("listeners", at));
+    let (upstreams, at) = list(root.remove("upstreams"), "upstreams", &mut issues);
+    config.upstreams = upstreams;
+    positions.sections.push(("upstreams", at));
+    let (routes, at) = list(root.remove("routes"), "routes", &mut issues);
+    config.routes = routes;
+    positions.sections.push(("routes", at));
+    (config, issues, positions)
 }
 
 fn list<T: DeserializeOwned>(
     value: Option<Value>,
     path: &str,
     issues: &mut Vec<ConfigIssue>,
-) -> Vec<T> {
+) -> (Vec<T>, Vec<usize>) {
     match value {
-        None | Some(Value::Null) => Vec::new(),
+        None | Some(Value::Null) => (Vec::new(), Vec::new()),
         Some(Value::Array(items)) => items
             .into_iter()
             .enumerate()
-            .filter_map(|(i, item)| typed(item, &format!("{path}[{i}]"), issues))
-            .collect(),
+            .filter_map(|(i, item)| typed(item, &format!("{path}[{i}]"), issues).map(|v| (v, i)))
+            .unzip(),
         Some(_) => {
             issues.push(ConfigIssue::new(path, "must be a list"));
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     }
 }

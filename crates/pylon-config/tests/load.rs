@@ -109,3 +109,35 @@ fn syntax_errors_name_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn paths_point_at_document_items_even_when_earlier_items_fail() {
+    let err = load_str(
+        r#"
+routes:
+  - name: broken
+    unknown_field: 1
+    match: {}
+    respond: {}
+  - name: second
+    match: {}
+    upstream: nowhere
+"#,
+        "shift.yaml",
+    )
+    .unwrap_err();
+    let paths: Vec<&str> = err.issues.iter().map(|i| i.path.as_str()).collect();
+    assert!(paths.contains(&"routes[0].unknown_field"), "{paths:?}");
+    assert!(paths.contains(&"routes[1].upstream"), "{paths:?}");
+}
+
+#[test]
+fn an_unresolved_secret_is_reported_once() {
+    let err = load_str(
+        "upstreams:\n  - name: a\n    targets: [{ address: \"${PYLON_TEST_UNSET_VARIABLE_X}\" }]\n",
+        "s.yaml",
+    )
+    .unwrap_err();
+    assert_eq!(err.issues.len(), 1, "{err}");
+    assert!(err.issues[0].reason.contains("PYLON_TEST_UNSET_VARIABLE_X"));
+}

@@ -18,12 +18,16 @@ use crate::client::{BoxError, ProxyBody};
 
 /// A body with nothing in it.
 pub fn empty() -> ProxyBody {
-    Empty::<Bytes>::new().map_err(|never| match never {}).boxed()
+    Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A body holding `bytes`.
 pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// The request body grew past the listener's limit.
@@ -31,14 +35,19 @@ pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
 #[error("request body exceeds the limit of {0} bytes")]
 pub struct BodyTooLarge(pub u64);
 
+/// Reading the client's request body failed (bad chunk framing, reset...).
+#[derive(Debug, thiserror::Error)]
+#[error("could not read the request body: {0}")]
+pub struct ClientBodyError(pub BoxError);
+
 /// No body frame arrived within the idle timeout.
 #[derive(Debug, thiserror::Error)]
 #[error("body idle for longer than {0:?}")]
 pub struct BodyIdleTimeout(pub Duration);
 
-
 /// Fails with [`BodyTooLarge`] once more than `limit` bytes have passed, and
-/// adds every byte seen to `counter`.
+/// adds every byte seen to `counter`. Errors of the inner (client) body come
+/// out as [`ClientBodyError`], so they are never blamed on an upstream.
 pub struct LimitedBody<B> {
     inner: B,
     seen: u64,
@@ -65,7 +74,10 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
@@ -79,7 +91,7 @@ where
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+            Some(Err(e)) => Poll::Ready(Some(Err(Box::new(ClientBodyError(e.into()))))),
             None => Poll::Ready(None),
         }
     }
@@ -94,10 +106,13 @@ where
 }
 
 /// Fails with [`BodyIdleTimeout`] when the inner body yields nothing for `idle`.
+/// The timer is only armed when the inner body actually has to wait, so a body
+/// that is ready at once (most small responses) costs no timer at all.
 pub struct IdleTimeoutBody<B> {
     inner: B,
     idle: Duration,
-    timer: Pin<Box<Sleep>>,
+    last_frame: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<B> IdleTimeoutBody<B> {
@@ -105,7 +120,8 @@ impl<B> IdleTimeoutBody<B> {
         Self {
             inner,
             idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
+            last_frame: Instant::now(),
+            timer: None,
         }
     }
 }
@@ -118,16 +134,30 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let deadline = Instant::now() + this.idle;
-                this.timer.as_mut().reset(deadline);
+                this.last_frame = Instant::now();
                 Poll::Ready(frame.map(|r| r.map_err(Into::into)))
             }
             Poll::Pending => {
-                if this.timer.as_mut().poll(cx).is_ready() {
+                let deadline = this.last_frame + this.idle;
+                let timer = match &mut this.timer {
+                    Some(t) => {
+                        if t.deadline() != deadline {
+                            t.as_mut().reset(deadline);
+                        }
+                        t
+                    }
+                    None => this
+                        .timer
+                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                if timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Some(Err(Box::new(BodyIdleTimeout(this.idle)))));
                 }
                 Poll::Pending
@@ -193,7 +223,10 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
@@ -228,7 +261,10 @@ where
 /// A request body read ahead for retries.
 pub enum Buffered {
     /// The whole body, which can be replayed any number of times.
-    Complete { data: Bytes, trailers: Option<HeaderMap> },
+    Complete {
+        data: Bytes,
+        trailers: Option<HeaderMap>,
+    },
     /// The body was larger than the buffer: what was read, then the rest, streamed once.
     Partial(ProxyBody),
 }
@@ -282,11 +318,13 @@ pub async fn buffer_up_to(mut body: ProxyBody, limit: usize) -> Result<Buffered,
                             data: Some(buf.freeze()),
                             trailers: None,
                         };
-                        return Ok(Buffered::Partial(Chain {
-                            first: Some(prefix),
-                            second: body,
-                        }
-                        .boxed()));
+                        return Ok(Buffered::Partial(
+                            Chain {
+                                first: Some(prefix),
+                                second: body,
+                            }
+                            .boxed(),
+                        ));
                     }
                 }
                 Err(frame) => {
@@ -311,11 +349,15 @@ impl Body for ReplayBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(d) = self.data.take()
-            && !d.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(d))));
-            }
+            && !d.is_empty()
+        {
+            return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
         Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
     }
 
@@ -334,7 +376,10 @@ impl Body for Chain {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(first) = self.first.as_mut() {
             match ready!(Pin::new(first).poll_frame(cx)) {
                 Some(frame) => return Poll::Ready(Some(frame)),
@@ -354,8 +399,10 @@ mod tests {
     use super::*;
 
     fn chunks(parts: &[&'static str]) -> ProxyBody {
-        let frames: Vec<Result<Frame<Bytes>, BoxError>> =
-            parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes())))).collect();
+        let frames: Vec<Result<Frame<Bytes>, BoxError>> = parts
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes()))))
+            .collect();
         http_body_util::StreamBody::new(futures_util::stream::iter(frames)).boxed()
     }
 
@@ -371,7 +418,9 @@ mod tests {
 
     #[tokio::test]
     async fn large_bodies_stream_whole_once() {
-        let b = buffer_up_to(chunks(&["abc", "def", "ghi"]), 4).await.unwrap();
+        let b = buffer_up_to(chunks(&["abc", "def", "ghi"]), 4)
+            .await
+            .unwrap();
         let Buffered::Partial(body) = b else {
             panic!("expected partial")
         };
@@ -390,8 +439,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn idle_timeout_fires() {
         let (_tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-        let body = IdleTimeoutBody::new(http_body_util::StreamBody::new(Box::pin(stream)), Duration::from_secs(5));
+        let stream =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|f| (f, rx)) },
+            );
+        let body = IdleTimeoutBody::new(
+            http_body_util::StreamBody::new(Box::pin(stream)),
+            Duration::from_secs(5),
+        );
         let err = body.collect().await.err().unwrap();
         assert!(err.downcast_ref::<BodyIdleTimeout>().is_some());
     }
@@ -404,7 +460,9 @@ mod tests {
         let _ = body.collect().await.unwrap();
         assert_eq!(*seen.lock(), vec![(3, BodyEnd::Complete)]);
         let s = seen.clone();
-        drop(ObservedBody::new(chunks(&["q"]), move |n, how| s.lock().push((n, how))));
+        drop(ObservedBody::new(chunks(&["q"]), move |n, how| {
+            s.lock().push((n, how))
+        }));
         assert_eq!(seen.lock()[1], (0, BodyEnd::Aborted));
     }
 }

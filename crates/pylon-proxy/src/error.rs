@@ -27,7 +27,12 @@ pub struct GatewayError {
 }
 
 impl GatewayError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, origin: ErrorSource) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        origin: ErrorSource,
+    ) -> Self {
         Self {
             status,
             code,
@@ -52,7 +57,11 @@ impl GatewayError {
     }
 
     pub fn not_found() -> Self {
-        Self::client(StatusCode::NOT_FOUND, "no_route", "no route matches this request")
+        Self::client(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            "no route matches this request",
+        )
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -76,8 +85,10 @@ impl GatewayError {
     pub fn to_response(&self, request_id: &str) -> Response<ProxyBody> {
         let mut resp = Response::new(crate::body::full(self.body(request_id)));
         *resp.status_mut() = self.status;
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         resp
     }
 }

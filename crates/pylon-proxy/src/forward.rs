@@ -12,7 +12,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pylon_config::{HostHeader, UpstreamProtocol};
 
-use crate::body::{self, BodyTooLarge, Buffered, IdleTimeoutBody, LimitedBody, ObservedBody};
+use crate::body::{
+    self, BodyTooLarge, Buffered, ClientBodyError, IdleTimeoutBody, LimitedBody, ObservedBody,
+};
 use crate::client::{BoxError, ProxyBody};
 use crate::context::RequestContext;
 use crate::error::GatewayError;
@@ -65,14 +67,16 @@ pub async fn forward(
         Some(q) => format!("{path}?{q}"),
         None => path,
     };
-    let pq = PathAndQuery::try_from(pq)
-        .map_err(|_| GatewayError::bad_request("bad_path", "the rewritten path is not a valid URI path"))?;
+    let pq = PathAndQuery::try_from(pq).map_err(|_| {
+        GatewayError::bad_request("bad_path", "the rewritten path is not a valid URI path")
+    })?;
 
     // Body: limited and counted; buffered for replay when a retry could use it.
     let cfg = upstream.config();
     let limited = LimitedBody::new(incoming, ctx.conn.max_body_bytes, ctx.bytes_in.clone()).boxed();
     let idempotent = upstream.retry_methods.contains(&parts.method);
-    let retries_possible = cfg.retries.attempts > 0 && !upgrade && (idempotent || cfg.retries.on_connect_error);
+    let retries_possible =
+        cfg.retries.attempts > 0 && !upgrade && (idempotent || cfg.retries.on_connect_error);
     // Only bodies whose length is declared and small are read ahead for replay.
     // A body of unknown length (chunked uploads, gRPC and other HTTP/2 streams)
     // is forwarded as it arrives: waiting for it could deadlock a bidirectional
@@ -80,7 +84,10 @@ pub async fn forward(
     let body_len = http_body::Body::size_hint(&limited).exact();
     let replayable = body_len.is_some_and(|n| n <= cfg.retries.max_body_buffer as u64);
     let mut attempt_body = if retries_possible && replayable {
-        match body::buffer_up_to(limited, cfg.retries.max_body_buffer).await.map_err(body_error)? {
+        match body::buffer_up_to(limited, cfg.retries.max_body_buffer)
+            .await
+            .map_err(body_error)?
+        {
             complete @ Buffered::Complete { .. } => AttemptBody::Replayable(complete),
             Buffered::Partial(b) => AttemptBody::Once(Some(b)),
         }
@@ -105,7 +112,10 @@ pub async fn forward(
     for attempt in 0..max_attempts {
         if attempt > 0 {
             ctx.record.retries += 1;
-            let pause = cfg.retries.backoff.min(deadline.saturating_duration_since(Instant::now()));
+            let pause = cfg
+                .retries
+                .backoff
+                .min(deadline.saturating_duration_since(Instant::now()));
             tokio::time::sleep(pause).await;
         }
         if Instant::now() >= deadline {
@@ -122,13 +132,17 @@ pub async fn forward(
             .select(&hash, &tried)
             .or_else(|| upstream.upstream.select(&hash, &[]));
         let Some(sel) = selected else {
-            return Err(last_error.map_or_else(|| no_target(upstream), |e| attempt_failure(upstream, e)));
+            return Err(
+                last_error.map_or_else(|| no_target(upstream), |e| attempt_failure(upstream, e))
+            );
         };
         tried.push(sel.index());
         let target = sel.target().addr().clone();
         ctx.record.upstream_target = Some(sel.target().key_arc());
         let Some(body) = attempt_body.take() else {
-            return Err(last_error.map_or_else(|| no_target(upstream), |e| attempt_failure(upstream, e)));
+            return Err(
+                last_error.map_or_else(|| no_target(upstream), |e| attempt_failure(upstream, e))
+            );
         };
         let more_attempts = attempt + 1 < max_attempts;
         let headers = if more_attempts && attempt_body.replayable() {
@@ -136,9 +150,21 @@ pub async fn forward(
         } else {
             std::mem::take(&mut parts.headers)
         };
-        let up_req = build_request(&parts, headers, &target, version, &pq, route, original_host.as_deref(), body)?;
+        let up_req = build_request(
+            &parts,
+            headers,
+            &target,
+            version,
+            &pq,
+            route,
+            original_host.as_deref(),
+            body,
+        )?;
         let sent_at = Instant::now();
-        let wait = route.timeouts.read.min(deadline.saturating_duration_since(sent_at));
+        let wait = route
+            .timeouts
+            .read
+            .min(deadline.saturating_duration_since(sent_at));
         let result = tokio::time::timeout(wait, upstream.client.request(up_req)).await;
         let latency = sent_at.elapsed();
         let failure = match result {
@@ -160,12 +186,18 @@ pub async fn forward(
             }
             Err(_) => AttemptError::Timeout,
             Ok(Err(e)) if e.is_connect() => AttemptError::Connect(e.to_string()),
-            Ok(Err(e)) => match body_limit_error(&e) {
+            Ok(Err(e)) => match client_body_error(&e) {
                 Some(g) => return Err(g),
                 None => AttemptError::Sent(e.to_string()),
             },
         };
-        upstream.upstream.report(&sel, Outcome { success: false, latency });
+        upstream.upstream.report(
+            &sel,
+            Outcome {
+                success: false,
+                latency,
+            },
+        );
         tracing::debug!(upstream = %upstream.name, target = %target.authority(), error = %attempt_error_text(&failure), "upstream attempt failed");
         let retry = more_attempts
             && attempt_body.replayable()
@@ -217,11 +249,25 @@ fn attempt_error_text(e: &AttemptError) -> String {
     }
 }
 
-fn prepare_headers(snap: &Snapshot, ctx: &RequestContext, parts: &mut Parts, upgrade: bool, original_host: Option<&str>) {
+fn prepare_headers(
+    snap: &Snapshot,
+    ctx: &RequestContext,
+    parts: &mut Parts,
+    upgrade: bool,
+    original_host: Option<&str>,
+) {
     strip_hop_by_hop(&mut parts.headers, upgrade);
     let via = snap.via.then(|| via_value(parts.version));
-    add_forwarding(&mut parts.headers, ctx.client_ip, ctx.conn.tls, original_host, via.as_ref());
-    parts.headers.insert(snap.request_id_header.clone(), ctx.request_id.clone());
+    add_forwarding(
+        &mut parts.headers,
+        ctx.client_ip,
+        ctx.conn.tls,
+        original_host,
+        via.as_ref(),
+    );
+    parts
+        .headers
+        .insert(snap.request_id_header.clone(), ctx.request_id.clone());
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -237,7 +283,11 @@ fn build_request(
 ) -> Result<Request<ProxyBody>, GatewayError> {
     let authority = target.authority();
     let uri = Uri::builder()
-        .scheme(if target.tls { Scheme::HTTPS } else { Scheme::HTTP })
+        .scheme(if target.tls {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        })
         .authority(authority.as_str())
         .path_and_query(pq.clone())
         .build()
@@ -256,9 +306,10 @@ fn build_request(
     };
     headers.remove(header::HOST);
     if version != Version::HTTP_2
-        && let Some(h) = host_value {
-            headers.insert(header::HOST, h);
-        }
+        && let Some(h) = host_value
+    {
+        headers.insert(header::HOST, h);
+    }
     let mut req = Request::new(body);
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = uri;
@@ -275,9 +326,10 @@ fn finish_response(
     sel: crate::upstream::Selection,
 ) -> Result<Response<ProxyBody>, GatewayError> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS
-        && let Some(client) = client_upgrade {
-            return Ok(crate::upgrade::tunnel(resp, client, sel));
-        }
+        && let Some(client) = client_upgrade
+    {
+        return Ok(crate::upgrade::tunnel(resp, client, sel));
+    }
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
     if snap.via {
@@ -291,22 +343,38 @@ fn finish_response(
 }
 
 fn body_error(e: BoxError) -> GatewayError {
-    if e.downcast_ref::<BodyTooLarge>().is_some() {
-        GatewayError::client(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.to_string())
-    } else {
-        GatewayError::bad_request("bad_request_body", format!("could not read the request body: {e}"))
-    }
+    client_body_error(&*e).unwrap_or_else(|| {
+        GatewayError::bad_request(
+            "bad_request_body",
+            format!("could not read the request body: {e}"),
+        )
+    })
 }
 
-/// If sending failed because the client's body broke the size limit, the client is at fault.
-fn body_limit_error(e: &(dyn std::error::Error + 'static)) -> Option<GatewayError> {
+/// If sending failed because of the client's body (over the size limit, or
+/// broken framing), the client is at fault: map it to 413/400, and do not count
+/// it against the target.
+fn client_body_error(e: &(dyn std::error::Error + 'static)) -> Option<GatewayError> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if err.downcast_ref::<BodyTooLarge>().is_some() {
-            return Some(GatewayError::client(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", err.to_string()));
+            return Some(GatewayError::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                err.to_string(),
+            ));
+        }
+        if let Some(b) = err.downcast_ref::<ClientBodyError>() {
+            // The limit error travels inside ClientBodyError only if nested; check it first.
+            if let Some(inner) = client_body_error(&*b.0).filter(|g| g.code == "body_too_large") {
+                return Some(inner);
+            }
+            return Some(GatewayError::bad_request(
+                "bad_request_body",
+                err.to_string(),
+            ));
         }
         cur = err.source();
     }
     None
 }
-

@@ -48,7 +48,11 @@ pub struct Gateway {
 impl Gateway {
     /// Compile `config`, bind every listener (failing with a one-line error per
     /// problem), and start serving.
-    pub async fn start(config: Config, metrics: Metrics, call_log: CallLog) -> Result<Arc<Gateway>, GatewayError> {
+    pub async fn start(
+        config: Config,
+        metrics: Metrics,
+        call_log: CallLog,
+    ) -> Result<Arc<Gateway>, GatewayError> {
         let snapshot = Snapshot::compile(config, None)?;
         let mut bound = Vec::new();
         for l in &snapshot.config.listeners {
@@ -78,7 +82,9 @@ impl Gateway {
 
     fn record_addr(&self, b: &BoundListener) {
         if let Some(a) = b.local_addr() {
-            self.bound_addrs.lock().insert(b.config_name().to_string(), a);
+            self.bound_addrs
+                .lock()
+                .insert(b.config_name().to_string(), a);
         }
     }
 
@@ -115,11 +121,17 @@ impl Gateway {
         self.metrics.config_reload(result.is_ok());
         match &result {
             Ok(_) => {}
-            Err(e) => error!(error = %e, "config reload refused; the previous config keeps serving"),
+            Err(e) => {
+                error!(error = %e, "config reload refused; the previous config keeps serving")
+            }
         }
         result.map(|mut r| {
             r.duration = started.elapsed();
-            info!(generation = r.generation, ms = r.duration.as_secs_f64() * 1e3, "config reloaded");
+            info!(
+                generation = r.generation,
+                ms = r.duration.as_secs_f64() * 1e3,
+                "config reloaded"
+            );
             r
         })
     }
@@ -171,7 +183,14 @@ impl Gateway {
                 r.update(rt);
             }
         }
-        let keep: Vec<String> = self.snapshot.load().config.listeners.iter().map(|l| l.name.clone()).collect();
+        let keep: Vec<String> = self
+            .snapshot
+            .load()
+            .config
+            .listeners
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
         let mut stopped = Vec::new();
         for b in &prepared {
             if let Some(old) = running.remove(b.config_name()) {
@@ -181,10 +200,11 @@ impl Gateway {
         let names: Vec<String> = running.keys().cloned().collect();
         for name in names {
             if !keep.contains(&name)
-                && let Some(old) = running.remove(&name) {
-                    self.bound_addrs.lock().remove(&name);
-                    stopped.push(old);
-                }
+                && let Some(old) = running.remove(&name)
+            {
+                self.bound_addrs.lock().remove(&name);
+                stopped.push(old);
+            }
         }
         let listeners_stopped = stopped.len();
         let listeners_started = prepared.len();
@@ -210,7 +230,8 @@ impl Gateway {
         for (name, rt) in &old.upstreams {
             let kept = next.upstreams.get(name);
             for t in rt.upstream.targets() {
-                let still_there = kept.is_some_and(|n| n.upstream.targets().iter().any(|nt| nt.key() == t.key()));
+                let still_there =
+                    kept.is_some_and(|n| n.upstream.targets().iter().any(|nt| nt.key() == t.key()));
                 if !still_there {
                     self.metrics.remove_target(name, t.key());
                 }
@@ -222,8 +243,18 @@ impl Gateway {
     /// requests up to `deadline`, stop background tasks.
     pub async fn shutdown(&self, deadline: Duration) {
         self.ready.store(false, Ordering::SeqCst);
-        let listeners: Vec<RunningListener> = self.listeners.lock().await.drain().map(|(_, l)| l).collect();
-        info!(listeners = listeners.len(), deadline_s = deadline.as_secs_f64(), "shutting down");
+        let listeners: Vec<RunningListener> = self
+            .listeners
+            .lock()
+            .await
+            .drain()
+            .map(|(_, l)| l)
+            .collect();
+        info!(
+            listeners = listeners.len(),
+            deadline_s = deadline.as_secs_f64(),
+            "shutting down"
+        );
         let drains = listeners.into_iter().map(|l| l.shutdown(deadline));
         futures_util::future::join_all(drains).await;
         for rt in self.snapshot.load().upstreams.values() {

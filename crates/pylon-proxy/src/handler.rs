@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version, header};
-use hyper::body::Incoming;
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use pylon_telemetry::CallRecord;
 use tracing::Instrument;
 
@@ -24,7 +24,11 @@ use crate::server::ConnInfo;
 use crate::snapshot::{RouteAction, Snapshot};
 
 /// Serve one request. Never fails: every error becomes a JSON response.
-pub async fn handle(gw: Arc<Gateway>, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<ProxyBody> {
+pub async fn handle(
+    gw: Arc<Gateway>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let start = Instant::now();
     let snap = gw.snapshot();
     let rid = request_id(req.headers().get(&snap.request_id_header));
@@ -39,14 +43,47 @@ pub async fn handle(gw: Arc<Gateway>, conn: Arc<ConnInfo>, req: Request<Incoming
         bytes_in: Arc::new(AtomicU64::new(0)),
     };
     let span = tracing::debug_span!("request", id = ctx.request_id_str(), method = %req.method(), path = req.uri().path());
+    let http1 = req.version() <= Version::HTTP_11;
     let resp = match serve(&snap, &mut ctx, req).instrument(span).await {
         Ok(r) => r,
         Err(e) => {
             ctx.record.error = Some(Cow::Borrowed(e.code));
-            e.to_response(ctx.request_id_str())
+            let mut resp = e.to_response(ctx.request_id_str());
+            if http1 && breaks_framing(e.code) {
+                // The body's framing cannot be trusted: never read another
+                // request from this connection.
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
     finish(gw, &snap, ctx, resp)
+}
+
+/// Errors after which the bytes that follow on an HTTP/1 connection cannot be
+/// trusted to start a new request.
+fn breaks_framing(code: &str) -> bool {
+    matches!(
+        code,
+        "ambiguous_length"
+            | "bad_content_length"
+            | "bad_transfer_encoding"
+            | "bad_request_body"
+            | "body_too_large"
+    )
+}
+
+/// Size of the request head as sent on the wire (request line and headers).
+fn head_size<B>(req: &Request<B>) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    line + headers + 2
 }
 
 fn new_record(req: &Request<Incoming>, conn: &ConnInfo, rid: &HeaderValue) -> CallRecord {
@@ -68,7 +105,9 @@ fn new_record(req: &Request<Incoming>, conn: &ConnInfo, rid: &HeaderValue) -> Ca
 }
 
 fn method_str(m: &Method) -> Cow<'static, str> {
-    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
     match KNOWN.iter().find(|k| **k == m.as_str()) {
         Some(k) => Cow::Borrowed(k),
         None => Cow::Owned(m.as_str().to_string()),
@@ -122,21 +161,41 @@ async fn serve(
         return redirect_to_https(&req, port);
     }
     check_smuggling(req.headers())?;
-    if req.version() == Version::HTTP_11 && !req.headers().contains_key(header::HOST) && req.uri().authority().is_none() {
-        return Err(GatewayError::bad_request("missing_host", "HTTP/1.1 requests need a Host header"));
+    if head_size(&req) > ctx.conn.max_header_bytes {
+        return Err(GatewayError::client(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "header_too_large",
+            format!(
+                "request head exceeds the limit of {} bytes",
+                ctx.conn.max_header_bytes
+            ),
+        ));
+    }
+    if req.version() == Version::HTTP_11
+        && !req.headers().contains_key(header::HOST)
+        && req.uri().authority().is_none()
+    {
+        return Err(GatewayError::bad_request(
+            "missing_host",
+            "HTTP/1.1 requests need a Host header",
+        ));
     }
     if let Some(len) = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        && len > ctx.conn.max_body_bytes {
-            return Err(GatewayError::client(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("request body exceeds the limit of {} bytes", ctx.conn.max_body_bytes),
-            ));
-        }
+        && len > ctx.conn.max_body_bytes
+    {
+        return Err(GatewayError::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "request body exceeds the limit of {} bytes",
+                ctx.conn.max_body_bytes
+            ),
+        ));
+    }
     let path = normalize_path(req.uri().path())
         .map_err(|e| GatewayError::bad_request("bad_path", format!("invalid request path: {e}")))?;
     let host = host_of(&req).map(routing_host).unwrap_or_default();
@@ -184,7 +243,11 @@ async fn serve(
 }
 
 fn method_not_allowed(allow: &[Method], request_id: &str) -> Response<ProxyBody> {
-    let list = allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let list = allow
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     let err = GatewayError::client(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -197,16 +260,33 @@ fn method_not_allowed(allow: &[Method], request_id: &str) -> Response<ProxyBody>
     resp
 }
 
-fn redirect_to_https(req: &Request<Incoming>, port: u16) -> Result<Response<ProxyBody>, GatewayError> {
+fn redirect_to_https(
+    req: &Request<Incoming>,
+    port: u16,
+) -> Result<Response<ProxyBody>, GatewayError> {
     let host = host_of(req)
         .map(routing_host)
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| GatewayError::bad_request("missing_host", "a Host header is needed to redirect to HTTPS"))?;
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
-    let authority = if port == 443 { host } else { format!("{host}:{port}") };
+        .ok_or_else(|| {
+            GatewayError::bad_request(
+                "missing_host",
+                "a Host header is needed to redirect to HTTPS",
+            )
+        })?;
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let authority = if port == 443 {
+        host
+    } else {
+        format!("{host}:{port}")
+    };
     let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let location = HeaderValue::from_str(&format!("https://{authority}{pq}"))
-        .map_err(|_| GatewayError::bad_request("bad_host", "the Host header cannot form a redirect URL"))?;
+    let location = HeaderValue::from_str(&format!("https://{authority}{pq}")).map_err(|_| {
+        GatewayError::bad_request("bad_host", "the Host header cannot form a redirect URL")
+    })?;
     let mut resp = Response::new(body::empty());
     *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
     resp.headers_mut().insert(header::LOCATION, location);
@@ -214,8 +294,14 @@ fn redirect_to_https(req: &Request<Incoming>, port: u16) -> Result<Response<Prox
 }
 
 /// Stamp the request id and arrange for the record to be emitted when the body ends.
-fn finish(gw: Arc<Gateway>, snap: &Snapshot, ctx: RequestContext, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
-    resp.headers_mut().insert(snap.request_id_header.clone(), ctx.request_id.clone());
+fn finish(
+    gw: Arc<Gateway>,
+    snap: &Snapshot,
+    ctx: RequestContext,
+    mut resp: Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    resp.headers_mut()
+        .insert(snap.request_id_header.clone(), ctx.request_id.clone());
     let mut record = ctx.record;
     record.status = resp.status().as_u16();
     let start = ctx.start;

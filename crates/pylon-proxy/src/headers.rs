@@ -45,7 +45,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let te_trailers = headers
         .get(header::TE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers")));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        });
     for name in &HOP_BY_HOP {
         if keep_upgrade && (name == header::UPGRADE || name == header::CONNECTION) {
             continue;
@@ -75,7 +78,13 @@ pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
 
 /// Append the client to `X-Forwarded-For`, set `X-Forwarded-Proto`, keep or set
 /// `X-Forwarded-Host`, and append to `Via`.
-pub fn add_forwarding(headers: &mut HeaderMap, client_ip: IpAddr, tls: bool, host: Option<&str>, via: Option<&HeaderValue>) {
+pub fn add_forwarding(
+    headers: &mut HeaderMap,
+    client_ip: IpAddr,
+    tls: bool,
+    host: Option<&str>,
+    via: Option<&HeaderValue>,
+) {
     let ip = client_ip.to_string();
     let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
@@ -89,9 +98,10 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: IpAddr, tls: bool, hos
         HeaderValue::from_static(if tls { "https" } else { "http" }),
     );
     if !headers.contains_key(&X_FORWARDED_HOST)
-        && let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
-            headers.insert(X_FORWARDED_HOST.clone(), v);
-        }
+        && let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok())
+    {
+        headers.insert(X_FORWARDED_HOST.clone(), v);
+    }
     if let Some(via) = via {
         append_via(headers, via);
     }
@@ -100,7 +110,9 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: IpAddr, tls: bool, hos
 /// Append Pylon's `Via` entry.
 pub fn append_via(headers: &mut HeaderMap, via: &HeaderValue) {
     let combined = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", via.to_str().unwrap_or("pylon"))).ok(),
+        Some(prev) => {
+            HeaderValue::from_str(&format!("{prev}, {}", via.to_str().unwrap_or("pylon"))).ok()
+        }
         None => Some(via.clone()),
     };
     if let Some(v) = combined {
@@ -151,7 +163,10 @@ pub fn check_smuggling(headers: &HeaderMap) -> Result<(), GatewayError> {
         for part in s.split(',') {
             let part = part.trim();
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(GatewayError::bad_request("bad_content_length", "malformed Content-Length"));
+                return Err(GatewayError::bad_request(
+                    "bad_content_length",
+                    "malformed Content-Length",
+                ));
             }
             match length {
                 Some(prev) if prev != part => {
@@ -174,7 +189,10 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -208,7 +226,13 @@ mod tests {
     #[test]
     fn forwarding_headers_append() {
         let mut h = map(&[("x-forwarded-for", "10.0.0.1"), ("via", "1.1 edge")]);
-        add_forwarding(&mut h, "127.0.0.1".parse().unwrap(), true, Some("a.example"), Some(&via_value(http::Version::HTTP_11)));
+        add_forwarding(
+            &mut h,
+            "127.0.0.1".parse().unwrap(),
+            true,
+            Some("a.example"),
+            Some(&via_value(http::Version::HTTP_11)),
+        );
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "a.example");
@@ -217,12 +241,26 @@ mod tests {
 
     #[test]
     fn smuggling_vectors_rejected() {
-        assert!(check_smuggling(&map(&[("content-length", "5"), ("transfer-encoding", "chunked")])).is_err());
-        assert!(check_smuggling(&map(&[("content-length", "5"), ("content-length", "6")])).is_err());
+        assert!(
+            check_smuggling(&map(&[
+                ("content-length", "5"),
+                ("transfer-encoding", "chunked")
+            ]))
+            .is_err()
+        );
+        assert!(
+            check_smuggling(&map(&[("content-length", "5"), ("content-length", "6")])).is_err()
+        );
         assert!(check_smuggling(&map(&[("content-length", "5, 6")])).is_err());
         assert!(check_smuggling(&map(&[("content-length", "-1")])).is_err());
         assert!(check_smuggling(&map(&[("transfer-encoding", "gzip, chunked")])).is_err());
-        assert!(check_smuggling(&map(&[("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")])).is_err());
+        assert!(
+            check_smuggling(&map(&[
+                ("transfer-encoding", "chunked"),
+                ("transfer-encoding", "chunked")
+            ]))
+            .is_err()
+        );
         assert!(check_smuggling(&map(&[("content-length", "5"), ("content-length", "5")])).is_ok());
         assert!(check_smuggling(&map(&[("transfer-encoding", "Chunked")])).is_ok());
     }

@@ -33,9 +33,12 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
         addr: addr.to_string(),
         source,
     };
-    let sock: SocketAddr = addr
-        .parse()
-        .map_err(|_| err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not ip:port")))?;
+    let sock: SocketAddr = addr.parse().map_err(|_| {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not ip:port",
+        ))
+    })?;
     TcpListener::bind(sock).await.map_err(err)
 }
 
@@ -48,7 +51,10 @@ pub async fn serve(listener: TcpListener, router: Router, mut stop: watch::Recei
             }
         }
     };
-    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         tracing::error!(error = %e, "admin listener failed");
     }
 }
@@ -79,7 +85,10 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
         }
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         m.encode(),
     )
         .into_response()

@@ -39,7 +39,8 @@ impl UpstreamRuntime {
             reason,
         };
         let upstream = Upstream::new(cfg).map_err(|e| err(e.to_string()))?;
-        let client = UpstreamClient::new(cfg, upstream.addr_source()).map_err(|e| err(e.to_string()))?;
+        let client =
+            UpstreamClient::new(cfg, upstream.addr_source()).map_err(|e| err(e.to_string()))?;
         let retry_methods = cfg
             .retries
             .methods
@@ -67,7 +68,14 @@ impl UpstreamRuntime {
             Box::pin(async move {
                 let addr = t.target.addr();
                 client
-                    .health_probe(&addr.host, addr.port, addr.tls, &t.path, t.host.as_deref(), t.timeout)
+                    .health_probe(
+                        &addr.host,
+                        addr.port,
+                        addr.tls,
+                        &t.path,
+                        t.host.as_deref(),
+                        t.timeout,
+                    )
                     .await
             })
         });
@@ -124,7 +132,8 @@ impl Snapshot {
             };
             upstreams.insert(u.name.clone(), rt);
         }
-        let router = Router::build(&config.routes).map_err(|e| CompileError::Router(e.to_string()))?;
+        let router =
+            Router::build(&config.routes).map_err(|e| CompileError::Router(e.to_string()))?;
         let routes = config
             .routes
             .iter()
@@ -147,7 +156,11 @@ impl Snapshot {
     pub fn retired_upstreams(&self, next: &Snapshot) -> Vec<Arc<UpstreamRuntime>> {
         self.upstreams
             .iter()
-            .filter(|(name, rt)| next.upstreams.get(*name).is_none_or(|n| !Arc::ptr_eq(n, rt)))
+            .filter(|(name, rt)| {
+                next.upstreams
+                    .get(*name)
+                    .is_none_or(|n| !Arc::ptr_eq(n, rt))
+            })
             .map(|(_, rt)| rt.clone())
             .collect()
     }
@@ -156,27 +169,45 @@ impl Snapshot {
     pub fn new_upstreams(&self, previous: Option<&Snapshot>) -> Vec<Arc<UpstreamRuntime>> {
         self.upstreams
             .iter()
-            .filter(|(name, rt)| previous.and_then(|p| p.upstreams.get(*name)).is_none_or(|o| !Arc::ptr_eq(o, rt)))
+            .filter(|(name, rt)| {
+                previous
+                    .and_then(|p| p.upstreams.get(*name))
+                    .is_none_or(|o| !Arc::ptr_eq(o, rt))
+            })
             .map(|(_, rt)| rt.clone())
             .collect()
     }
 }
 
-fn compile_route(r: &RouteConfig, upstreams: &HashMap<String, Arc<UpstreamRuntime>>) -> Result<CompiledRoute, CompileError> {
+fn compile_route(
+    r: &RouteConfig,
+    upstreams: &HashMap<String, Arc<UpstreamRuntime>>,
+) -> Result<CompiledRoute, CompileError> {
     let (action, timeouts) = match (&r.upstream, &r.respond) {
         (Some(name), _) => {
-            let rt = upstreams.get(name).cloned().ok_or_else(|| CompileError::Upstream {
-                name: name.clone(),
-                reason: format!("referenced by route `{}` but not defined", r.name),
-            })?;
-            let t = r.timeouts.clone().unwrap_or_else(|| rt.config().timeouts.clone());
+            let rt = upstreams
+                .get(name)
+                .cloned()
+                .ok_or_else(|| CompileError::Upstream {
+                    name: name.clone(),
+                    reason: format!("referenced by route `{}` but not defined", r.name),
+                })?;
+            let t = r
+                .timeouts
+                .clone()
+                .unwrap_or_else(|| rt.config().timeouts.clone());
             (RouteAction::Proxy(rt), t)
         }
         (None, Some(s)) => {
             let headers = s
                 .headers
                 .iter()
-                .filter_map(|(k, v)| Some((HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(v).ok()?)))
+                .filter_map(|(k, v)| {
+                    Some((
+                        HeaderName::from_bytes(k.as_bytes()).ok()?,
+                        HeaderValue::from_str(v).ok()?,
+                    ))
+                })
                 .collect();
             let reply = StaticReply {
                 status: StatusCode::from_u16(s.status).unwrap_or(StatusCode::OK),
@@ -186,7 +217,10 @@ fn compile_route(r: &RouteConfig, upstreams: &HashMap<String, Arc<UpstreamRuntim
             (RouteAction::Respond(reply), TimeoutConfig::default())
         }
         (None, None) => {
-            return Err(CompileError::Router(format!("route `{}` has no upstream and no response", r.name)));
+            return Err(CompileError::Router(format!(
+                "route `{}` has no upstream and no response",
+                r.name
+            )));
         }
     };
     Ok(CompiledRoute {

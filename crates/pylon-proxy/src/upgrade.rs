@@ -13,7 +13,11 @@ use crate::client::ProxyBody;
 use crate::upstream::Selection;
 
 /// Answer the client with the upstream's 101 and splice the two connections.
-pub fn tunnel(mut upstream_resp: Response<Incoming>, client: OnUpgrade, sel: Selection) -> Response<ProxyBody> {
+pub fn tunnel(
+    mut upstream_resp: Response<Incoming>,
+    client: OnUpgrade,
+    sel: Selection,
+) -> Response<ProxyBody> {
     let upstream_upgrade = hyper::upgrade::on(&mut upstream_resp);
     tokio::spawn(async move {
         // Holding the selection keeps the target's in-flight count for the tunnel's life.
@@ -37,4 +41,3 @@ pub fn tunnel(mut upstream_resp: Response<Incoming>, client: OnUpgrade, sel: Sel
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     resp
 }
-

@@ -12,6 +12,11 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
+/// mimalloc: markedly cheaper than glibc malloc for the many small, short-lived
+/// allocations of request handling (see bench/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

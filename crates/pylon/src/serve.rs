@@ -16,12 +16,19 @@ use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let config = load(args.config.as_deref())?;
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    // One worker: a current-thread runtime (no work-stealing bookkeeping);
+    // otherwise the multi-threaded scheduler with the requested thread count.
+    let mut rt = match args.workers {
+        Some(0) => anyhow::bail!("--workers must be at least 1"),
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     rt.enable_all().thread_name("pylon-worker");
-    if let Some(n) = args.workers {
-        anyhow::ensure!(n > 0, "--workers must be at least 1");
-        rt.worker_threads(n);
-    }
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(serve(config, args.config))
 }
@@ -33,17 +40,28 @@ fn load(path: Option<&Path>) -> Result<Config> {
             for issue in e.to_string().lines() {
                 eprintln!("{issue}");
             }
-            anyhow::anyhow!("invalid config `{}` ({} error(s))", p.display(), e.issues.len())
+            anyhow::anyhow!(
+                "invalid config `{}` ({} error(s))",
+                p.display(),
+                e.issues.len()
+            )
         }),
     }
 }
 
 async fn serve(config: Config, path: Option<PathBuf>) -> Result<()> {
+    // Handlers first: a signal that arrives while starting must not take the
+    // default action (killing the process) once /readyz can say ready.
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let data_dir = PathBuf::from(&config.server.data_dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir `{}`", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data dir `{}`", data_dir.display()))?;
     let metrics = Metrics::new();
     let (call_log, call_log_worker) =
-        CallLog::start(&config.server.access_log, Some(metrics.clone())).context("cannot start the access log")?;
+        CallLog::start(&config.server.access_log, Some(metrics.clone()))
+            .context("cannot start the access log")?;
     let admin_addr = config.server.admin_listen.clone();
     let admin_listener = match &admin_addr {
         Some(a) => Some(pylon_proxy::ops::bind(a).await?),
@@ -56,13 +74,14 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<()> {
         if let Ok(a) = l.local_addr() {
             info!(addr = %a, "admin listener ready");
         }
-        tokio::spawn(pylon_proxy::ops::serve(l, pylon_proxy::ops::router(gw.clone()), stop_rx))
+        tokio::spawn(pylon_proxy::ops::serve(
+            l,
+            pylon_proxy::ops::router(gw.clone()),
+            stop_rx,
+        ))
     });
     info!(version = env!("CARGO_PKG_VERSION"), config = ?path, "pylon started");
 
-    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    let mut sighup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let (_watcher, mut changes) = match (&path, watch_file) {
         (Some(p), true) => match crate::watch::watch(p) {
             Ok((w, rx)) => (Some(w), Some(rx)),
@@ -84,7 +103,8 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<()> {
         }
     }
     // The drain deadline of the config active now, which a reload may have changed.
-    gw.shutdown(gw.snapshot().config.server.shutdown_timeout).await;
+    gw.shutdown(gw.snapshot().config.server.shutdown_timeout)
+        .await;
     let _ = stop_tx.send(true);
     if let Some(t) = admin_task {
         let _ = t.await;
@@ -109,7 +129,10 @@ async fn reload(gw: &Arc<Gateway>, path: Option<&Path>) {
         Err(e) => {
             gw.metrics().config_reload(false);
             for line in e.to_string().lines() {
-                error!(problem = line, "config reload refused; the previous config keeps serving");
+                error!(
+                    problem = line,
+                    "config reload refused; the previous config keeps serving"
+                );
             }
         }
     }

@@ -11,13 +11,21 @@ use tokio::sync::mpsc;
 /// once per burst of changes.
 pub fn watch(file: &Path) -> notify::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
     let file: PathBuf = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let name = file.file_name().map(|n| n.to_os_string());
     let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
-            let relevant = matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_))
-                && ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name);
+            let relevant = matches!(
+                ev.kind,
+                EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+            ) && ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
             if relevant {
                 let _ = raw_tx.send(());
             }

@@ -26,7 +26,7 @@ use crate::gateway::Gateway;
 /// Listener errors, each worded as one line for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("listener `{listener}`: cannot bind {addr}: {source}")]
+    #[error("listener `{listener}`: cannot bind {addr}")]
     Bind {
         listener: String,
         addr: String,
@@ -44,6 +44,7 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     pub tls: bool,
     pub max_body_bytes: u64,
+    pub max_header_bytes: usize,
     pub redirect_https_port: Option<u16>,
 }
 
@@ -59,7 +60,11 @@ impl ListenerRuntime {
     /// Load TLS material and prepare the HTTP settings; errors name the listener.
     pub fn build(config: &ListenerConfig) -> Result<Arc<Self>, ServerError> {
         let tls = match &config.tls {
-            Some(t) => Some(TlsAcceptor::from(tls::server_config(&config.name, t, config.protocol)?)),
+            Some(t) => Some(TlsAcceptor::from(tls::server_config(
+                &config.name,
+                t,
+                config.protocol,
+            )?)),
             None => None,
         };
         Ok(Arc::new(Self {
@@ -85,11 +90,18 @@ impl BoundListener {
             addr: config.bind.clone(),
             source,
         };
-        let addr: SocketAddr = config
-            .bind
-            .parse()
-            .map_err(|_| bind_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not ip:port")))?;
-        let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None).map_err(bind_err)?;
+        let addr: SocketAddr = config.bind.parse().map_err(|_| {
+            bind_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not ip:port",
+            ))
+        })?;
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .map_err(bind_err)?;
         socket.set_reuse_address(true).map_err(bind_err)?;
         if addr.is_ipv6() {
             socket.set_only_v6(false).ok();
@@ -155,7 +167,9 @@ fn http_builder(cfg: &ListenerConfig) -> Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(lim.header_read_timeout)
         .max_headers(lim.max_headers)
-        .max_buf_size(lim.max_header_bytes.max(8192))
+        // hyper's buffer is the outer bound; the handler enforces the exact limit
+        // with a JSON 431, so heads a little over it still get a clear answer.
+        .max_buf_size((lim.max_header_bytes + 16 * 1024).max(8192))
         .keep_alive(true);
     b.http2()
         .timer(TokioTimer::new())
@@ -207,6 +221,7 @@ async fn accept_loop(
                     local,
                     tls: rt.tls.is_some(),
                     max_body_bytes: rt.config.limits.max_body_bytes,
+                    max_header_bytes: rt.config.limits.max_header_bytes,
                     redirect_https_port: rt.config.redirect_https_port,
                 });
                 let watcher = graceful.watcher();
@@ -220,7 +235,10 @@ async fn accept_loop(
     };
     drop(tcp);
     info!(listener = %name, in_flight_connections = graceful.count(), "draining");
-    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
         warn!(listener = %name, "drain deadline passed; closing remaining connections");
     }
 }
@@ -242,21 +260,32 @@ async fn serve_connection(
     let handshake_timeout = rt.config.limits.header_read_timeout;
     let result = match &rt.tls {
         None => {
+            // hyper-util reads the first bytes (to tell h1 from h2c) before any
+            // hyper timer runs, so a client that never sends a byte is cut here.
+            let mut first = [0u8; 1];
+            if tokio::time::timeout(handshake_timeout, stream.peek(&mut first))
+                .await
+                .is_err()
+            {
+                debug!(peer = %info.peer, "no request bytes before the header read timeout");
+                return;
+            }
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             watcher.watch(conn.into_owned()).await
         }
         Some(acceptor) => {
-            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    debug!(peer = %info.peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    debug!(peer = %info.peer, "TLS handshake timed out");
-                    return;
-                }
-            };
+            let tls_stream =
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        debug!(peer = %info.peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        debug!(peer = %info.peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
             watcher.watch(conn.into_owned()).await
         }

@@ -32,15 +32,20 @@ impl ResolvesServerCert for SniResolver {
             return Some(k.clone());
         }
         if let Some((_, parent)) = name.split_once('.')
-            && let Some(k) = self.wildcard.get(parent) {
-                return Some(k.clone());
-            }
+            && let Some(k) = self.wildcard.get(parent)
+        {
+            return Some(k.clone());
+        }
         Some(self.default.clone())
     }
 }
 
 /// Build the rustls server config of a TLS listener.
-pub fn server_config(listener: &str, tls: &ListenerTlsConfig, protocol: ListenerProtocol) -> Result<Arc<ServerConfig>, ServerError> {
+pub fn server_config(
+    listener: &str,
+    tls: &ListenerTlsConfig,
+    protocol: ListenerProtocol,
+) -> Result<Arc<ServerConfig>, ServerError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut exact = HashMap::new();
     let mut wildcard = HashMap::new();
@@ -64,8 +69,12 @@ pub fn server_config(listener: &str, tls: &ListenerTlsConfig, protocol: Listener
             .load_private_key(key)
             .map_err(|e| err(format!("unusable private key `{}`: {e}", c.key_file)))?;
         let ck = Arc::new(CertifiedKey::new(certs, signing));
-        ck.keys_match()
-            .map_err(|e| err(format!("`{}` and `{}` do not belong together: {e}", c.cert_file, c.key_file)))?;
+        ck.keys_match().map_err(|e| {
+            err(format!(
+                "`{}` and `{}` do not belong together: {e}",
+                c.cert_file, c.key_file
+            ))
+        })?;
         let names = if c.server_names.is_empty() {
             names_in_cert(&ck)
         } else {
@@ -74,7 +83,9 @@ pub fn server_config(listener: &str, tls: &ListenerTlsConfig, protocol: Listener
         for name in names {
             let name = name.to_ascii_lowercase();
             match name.strip_prefix("*.") {
-                Some(parent) => wildcard.entry(parent.to_string()).or_insert_with(|| ck.clone()),
+                Some(parent) => wildcard
+                    .entry(parent.to_string())
+                    .or_insert_with(|| ck.clone()),
                 None => exact.entry(name).or_insert_with(|| ck.clone()),
             };
         }
@@ -120,8 +131,15 @@ fn names_in_cert(ck: &CertifiedKey) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn write_cert(dir: &std::path::Path, name: &str, sans: &[&str]) -> pylon_config::CertificateConfig {
-        let ck = rcgen::generate_simple_self_signed(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    fn write_cert(
+        dir: &std::path::Path,
+        name: &str,
+        sans: &[&str],
+    ) -> pylon_config::CertificateConfig {
+        let ck = rcgen::generate_simple_self_signed(
+            sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
         let cert = dir.join(format!("{name}.pem"));
         let key = dir.join(format!("{name}.key"));
         std::fs::write(&cert, ck.cert.pem()).unwrap();
@@ -137,12 +155,19 @@ mod tests {
     fn san_names_are_read_and_keys_checked() {
         let dir = tempfile::tempdir().unwrap();
         let a = write_cert(dir.path(), "a", &["a.example.com", "*.b.example.com"]);
-        let tls = ListenerTlsConfig { certificates: vec![a.clone()] };
+        let tls = ListenerTlsConfig {
+            certificates: vec![a.clone()],
+        };
         server_config("l", &tls, ListenerProtocol::Auto).unwrap();
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(&a.cert_file).unwrap().collect::<Result<_, _>>().unwrap();
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&a.cert_file)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         let key = PrivateKeyDer::from_pem_file(&a.key_file).unwrap();
-        let signing = rustls::crypto::ring::default_provider().key_provider.load_private_key(key).unwrap();
+        let signing = rustls::crypto::ring::default_provider()
+            .key_provider
+            .load_private_key(key)
+            .unwrap();
         let names = names_in_cert(&CertifiedKey::new(certs, signing));
         assert_eq!(names, vec!["a.example.com", "*.b.example.com"]);
     }
@@ -157,14 +182,28 @@ mod tests {
             key_file: b.key_file.clone(),
             server_names: vec![],
         };
-        let err = server_config("web", &ListenerTlsConfig { certificates: vec![mixed] }, ListenerProtocol::Auto).unwrap_err();
+        let err = server_config(
+            "web",
+            &ListenerTlsConfig {
+                certificates: vec![mixed],
+            },
+            ListenerProtocol::Auto,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("do not belong together"), "{err}");
         let missing = pylon_config::CertificateConfig {
             cert_file: "/nonexistent.pem".into(),
             key_file: a.key_file,
             server_names: vec![],
         };
-        let err = server_config("web", &ListenerTlsConfig { certificates: vec![missing] }, ListenerProtocol::Auto).unwrap_err();
+        let err = server_config(
+            "web",
+            &ListenerTlsConfig {
+                certificates: vec![missing],
+            },
+            ListenerProtocol::Auto,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("/nonexistent.pem"), "{err}");
     }
 }

@@ -380,7 +380,8 @@ pub fn parse_response(
     if head_request || status < 200 || status == 204 || status == 304 {
         return Ok(Some((resp(Vec::new()), body_start)));
     }
-    let chunked = header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let chunked =
+        header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     if chunked {
         let mut pos = body_start;
         let mut body = Vec::new();
@@ -447,10 +448,17 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
         } else {
             continue;
         };
-        if !labels.iter().all(|l| label_text.split(',').any(|x| x == *l)) {
+        if !labels
+            .iter()
+            .all(|l| label_text.split(',').any(|x| x == *l))
+        {
             continue;
         }
-        let Some(v) = value.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else {
+        let Some(v) = value
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        else {
             continue;
         };
         *found.get_or_insert(0.0) += v;
