@@ -186,13 +186,13 @@ pub enum BodyEnd {
 }
 
 /// Counts bytes and calls `on_end` exactly once, when the body ends, fails or is dropped.
-pub struct ObservedBody<B, F: FnOnce(u64, BodyEnd)> {
+pub struct ObservedBody<B: Body, F: FnOnce(u64, BodyEnd)> {
     inner: B,
     bytes: u64,
     on_end: Option<F>,
 }
 
-impl<B, F: FnOnce(u64, BodyEnd)> ObservedBody<B, F> {
+impl<B: Body, F: FnOnce(u64, BodyEnd)> ObservedBody<B, F> {
     pub fn new(inner: B, on_end: F) -> Self {
         Self {
             inner,
@@ -208,9 +208,16 @@ impl<B, F: FnOnce(u64, BodyEnd)> ObservedBody<B, F> {
     }
 }
 
-impl<B, F: FnOnce(u64, BodyEnd)> Drop for ObservedBody<B, F> {
+impl<B: Body, F: FnOnce(u64, BodyEnd)> Drop for ObservedBody<B, F> {
     fn drop(&mut self) {
-        self.finish(BodyEnd::Aborted);
+        // hyper never polls a body that is empty from the start (HEAD, 204,
+        // 304, 101): dropping such a body is a complete response, not an abort.
+        let how = if self.inner.is_end_stream() {
+            BodyEnd::Complete
+        } else {
+            BodyEnd::Aborted
+        };
+        self.finish(how);
     }
 }
 
