@@ -10,6 +10,7 @@ use http::HeaderValue;
 use pylon_telemetry::CallRecord;
 
 use crate::server::ConnInfo;
+use crate::upstream::Selection;
 
 /// State carried through one request.
 pub struct RequestContext {
@@ -21,6 +22,8 @@ pub struct RequestContext {
     pub record: CallRecord,
     /// Request body bytes read so far (counted while streaming to the upstream).
     pub bytes_in: Arc<AtomicU64>,
+    /// The upstream target serving the response; held until its body ends.
+    pub selection: Option<Selection>,
 }
 
 impl RequestContext {

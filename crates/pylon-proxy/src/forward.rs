@@ -6,20 +6,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::request::Parts;
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pylon_config::{HostHeader, UpstreamProtocol};
 
-use crate::body::{
-    self, BodyTooLarge, Buffered, ClientBodyError, IdleTimeoutBody, LimitedBody, ObservedBody,
-};
+use crate::body::{self, BodyTooLarge, Buffered, ClientBodyError, IdleTimeoutBody, LimitedBody};
 use crate::client::{BoxError, ProxyBody};
 use crate::context::RequestContext;
 use crate::error::GatewayError;
 use crate::headers::{add_forwarding, append_via, is_upgrade_request, strip_hop_by_hop, via_value};
-use crate::snapshot::{CompiledRoute, Snapshot, UpstreamRuntime};
+use crate::snapshot::{CompiledRoute, Snapshot, TargetWire, UpstreamRuntime};
 use crate::upstream::{HashInput, Outcome};
 
 /// The request body across attempts: replayable when buffered, otherwise usable once.
@@ -137,7 +135,9 @@ pub async fn forward(
             );
         };
         tried.push(sel.index());
-        let target = sel.target().addr().clone();
+        let Some(target) = upstream.wire.get(sel.index()) else {
+            return Err(no_target(upstream));
+        };
         ctx.record.upstream_target = Some(sel.target().key_arc());
         let Some(body) = attempt_body.take() else {
             return Err(
@@ -153,7 +153,7 @@ pub async fn forward(
         let up_req = build_request(
             &parts,
             headers,
-            &target,
+            target,
             version,
             &pq,
             route,
@@ -182,7 +182,7 @@ pub async fn forward(
                     continue;
                 }
                 ctx.record.upstream_ms = Some(latency.as_secs_f64() * 1e3);
-                return finish_response(resp, snap, route, client_upgrade, sel);
+                return finish_response(resp, snap, route, client_upgrade, sel, ctx);
             }
             Err(_) => AttemptError::Timeout,
             Ok(Err(e)) if e.is_connect() => AttemptError::Connect(e.to_string()),
@@ -198,7 +198,7 @@ pub async fn forward(
                 latency,
             },
         );
-        tracing::debug!(upstream = %upstream.name, target = %target.authority(), error = %attempt_error_text(&failure), "upstream attempt failed");
+        tracing::debug!(upstream = %upstream.name, target = %target.authority, error = %attempt_error_text(&failure), "upstream attempt failed");
         let retry = more_attempts
             && attempt_body.replayable()
             && match failure {
@@ -274,33 +274,21 @@ fn prepare_headers(
 fn build_request(
     parts: &Parts,
     mut headers: HeaderMap,
-    target: &pylon_config::TargetAddr,
+    target: &TargetWire,
     version: Version,
     pq: &PathAndQuery,
     route: &CompiledRoute,
     original_host: Option<&str>,
     body: ProxyBody,
 ) -> Result<Request<ProxyBody>, GatewayError> {
-    let authority = target.authority();
-    let uri = Uri::builder()
-        .scheme(if target.tls {
-            Scheme::HTTPS
-        } else {
-            Scheme::HTTP
-        })
-        .authority(authority.as_str())
-        .path_and_query(pq.clone())
-        .build()
+    let mut uri_parts = http::uri::Parts::default();
+    uri_parts.scheme = Some(target.scheme.clone());
+    uri_parts.authority = Some(target.authority.clone());
+    uri_parts.path_and_query = Some(pq.clone());
+    let uri = Uri::from_parts(uri_parts)
         .map_err(|e| GatewayError::gateway(StatusCode::BAD_GATEWAY, "bad_target", e.to_string()))?;
     let host_value = match &route.host_header {
-        HostHeader::Target => {
-            let default_port = if target.tls { 443 } else { 80 };
-            if target.port == default_port {
-                HeaderValue::from_str(&target.host).ok()
-            } else {
-                HeaderValue::from_str(&authority).ok()
-            }
-        }
+        HostHeader::Target => Some(target.host.clone()),
         HostHeader::Preserve => original_host.and_then(|h| HeaderValue::from_str(h).ok()),
         HostHeader::Rewrite(h) => HeaderValue::from_str(h).ok(),
     };
@@ -324,6 +312,7 @@ fn finish_response(
     route: &CompiledRoute,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     sel: crate::upstream::Selection,
+    ctx: &mut RequestContext,
 ) -> Result<Response<ProxyBody>, GatewayError> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some(client) = client_upgrade
@@ -337,9 +326,10 @@ fn finish_response(
     }
     parts.version = Version::HTTP_11;
     let idle = IdleTimeoutBody::new(incoming, route.timeouts.idle);
-    // The selection guard rides along with the body so in-flight counts cover streaming.
-    let body = ObservedBody::new(idle, move |_, _| drop(sel)).boxed();
-    Ok(Response::from_parts(parts, body))
+    // The selection guard lives until the response body ends (the handler drops
+    // it with the call record), so in-flight counts cover streaming.
+    ctx.selection = Some(sel);
+    Ok(Response::from_parts(parts, idle.boxed()))
 }
 
 fn body_error(e: BoxError) -> GatewayError {

@@ -33,7 +33,7 @@ pub async fn handle(
     let snap = gw.snapshot();
     let rid = request_id(req.headers().get(&snap.request_id_header));
     let client_ip = conn.peer.ip().to_canonical();
-    let record = new_record(&req, &conn, &rid);
+    let record = new_record(&req, &conn, &rid, gw.call_log().is_enabled());
     let mut ctx = RequestContext {
         request_id: rid,
         start,
@@ -41,6 +41,7 @@ pub async fn handle(
         client_ip,
         record,
         bytes_in: Arc::new(AtomicU64::new(0)),
+        selection: None,
     };
     let span = tracing::debug_span!("request", id = ctx.request_id_str(), method = %req.method(), path = req.uri().path());
     let http1 = req.version() <= Version::HTTP_11;
@@ -86,16 +87,26 @@ fn head_size<B>(req: &Request<B>) -> usize {
     line + headers + 2
 }
 
-fn new_record(req: &Request<Incoming>, conn: &ConnInfo, rid: &HeaderValue) -> CallRecord {
+/// The record's cheap fields always (metrics use route and status); the
+/// copied strings only when a log will carry them.
+fn new_record(
+    req: &Request<Incoming>,
+    conn: &ConnInfo,
+    rid: &HeaderValue,
+    logged: bool,
+) -> CallRecord {
     let mut rec = CallRecord::new(SystemTime::now());
-    rec.request_id = rid.to_str().unwrap_or("").to_string();
     rec.client_ip = conn.peer.ip().to_canonical();
     rec.listener = conn.listener.clone();
     rec.method = method_str(req.method());
+    rec.protocol = Cow::Borrowed(version_str(req.version()));
+    if !logged {
+        return rec;
+    }
+    rec.request_id = rid.to_str().unwrap_or("").to_string();
     rec.host = host_of(req).map(str::to_string).unwrap_or_default();
     rec.path = req.uri().path().to_string();
     rec.query = req.uri().query().map(str::to_string);
-    rec.protocol = Cow::Borrowed(version_str(req.version()));
     rec.user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -306,6 +317,7 @@ fn finish(
     record.status = resp.status().as_u16();
     let start = ctx.start;
     let bytes_in = ctx.bytes_in;
+    let selection = ctx.selection;
     let (parts, inner) = resp.into_parts();
     let observed = ObservedBody::new(inner, move |bytes, how| {
         record.bytes_out = bytes;
@@ -317,6 +329,8 @@ fn finish(
                 _ => "client_aborted",
             }));
         }
+        // Release the upstream target before the record leaves.
+        drop(selection);
         gw.metrics().observe_request(&record);
         gw.call_log().emit(record);
     });

@@ -30,6 +30,39 @@ pub struct UpstreamRuntime {
     pub client: UpstreamClient,
     /// Methods whose requests may be retried.
     pub retry_methods: Vec<Method>,
+    /// Per target (by index): what goes on the wire, prepared once.
+    pub wire: Vec<TargetWire>,
+}
+
+/// A target's URI scheme and authority and its default Host header value.
+pub struct TargetWire {
+    pub scheme: http::uri::Scheme,
+    pub authority: http::uri::Authority,
+    /// `host` alone on the scheme's default port, `host:port` otherwise.
+    pub host: HeaderValue,
+}
+
+impl TargetWire {
+    fn new(t: &pylon_config::TargetAddr) -> Result<Self, String> {
+        let authority = t.authority();
+        let default_port = if t.tls { 443 } else { 80 };
+        let host = if t.port == default_port {
+            t.host.clone()
+        } else {
+            authority.clone()
+        };
+        Ok(Self {
+            scheme: if t.tls {
+                http::uri::Scheme::HTTPS
+            } else {
+                http::uri::Scheme::HTTP
+            },
+            authority: authority
+                .parse()
+                .map_err(|e| format!("target `{authority}`: {e}"))?,
+            host: HeaderValue::from_str(&host).map_err(|e| format!("target `{authority}`: {e}"))?,
+        })
+    }
 }
 
 impl UpstreamRuntime {
@@ -47,11 +80,18 @@ impl UpstreamRuntime {
             .iter()
             .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
             .collect();
+        let wire = upstream
+            .targets()
+            .iter()
+            .map(|t| TargetWire::new(t.addr()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
         Ok(Arc::new(Self {
             name: Arc::from(cfg.name.as_str()),
             upstream,
             client,
             retry_methods,
+            wire,
         }))
     }
 
