@@ -68,6 +68,7 @@ impl Gateway {
             bound_addrs: parking_lot::Mutex::new(HashMap::new()),
         });
         start_upstreams(&new_upstreams);
+        warn_unreachable_targets(&new_upstreams);
         gw.metrics.config_loaded();
         {
             let mut running = gw.listeners.lock().await;
@@ -259,6 +260,29 @@ impl Gateway {
         futures_util::future::join_all(drains).await;
         for rt in self.snapshot.load().upstreams.values() {
             rt.upstream.stop();
+        }
+    }
+}
+
+/// One TCP connect per target at start: a target that cannot be reached is
+/// reported in one warning line (Pylon still starts; health checks and retries
+/// deal with it while it stays down).
+fn warn_unreachable_targets(list: &[Arc<UpstreamRuntime>]) {
+    for rt in list {
+        let connect_timeout = rt.config().timeouts.connect;
+        for t in rt.upstream.targets() {
+            let name = rt.name.clone();
+            let target = t.clone();
+            tokio::spawn(async move {
+                let addr = target.addr();
+                let attempt = tokio::net::TcpStream::connect((addr.host.as_str(), addr.port));
+                let problem = match tokio::time::timeout(connect_timeout, attempt).await {
+                    Ok(Ok(_)) => return,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => format!("no answer within {connect_timeout:?}"),
+                };
+                tracing::warn!(upstream = %name, target = target.key(), "upstream target unreachable at start: {problem}");
+            });
         }
     }
 }
