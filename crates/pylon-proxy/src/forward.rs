@@ -292,10 +292,9 @@ fn build_request(
         HostHeader::Preserve => original_host.and_then(|h| HeaderValue::from_str(h).ok()),
         HostHeader::Rewrite(h) => HeaderValue::from_str(h).ok(),
     };
+    // On HTTP/2 the client turns Host into `:authority`.
     headers.remove(header::HOST);
-    if version != Version::HTTP_2
-        && let Some(h) = host_value
-    {
+    if let Some(h) = host_value {
         headers.insert(header::HOST, h);
     }
     let mut req = Request::new(body);
