@@ -2,7 +2,6 @@
 //! listeners, telemetry, readiness, and the reload and shutdown procedures.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -42,7 +41,6 @@ pub struct Gateway {
     call_log: CallLog,
     ready: AtomicBool,
     listeners: Mutex<HashMap<String, RunningListener>>,
-    bound_addrs: parking_lot::Mutex<HashMap<String, SocketAddr>>,
 }
 
 impl Gateway {
@@ -65,7 +63,6 @@ impl Gateway {
             call_log,
             ready: AtomicBool::new(false),
             listeners: Mutex::new(HashMap::new()),
-            bound_addrs: parking_lot::Mutex::new(HashMap::new()),
         });
         start_upstreams(&new_upstreams);
         warn_unreachable_targets(&new_upstreams);
@@ -73,20 +70,11 @@ impl Gateway {
         {
             let mut running = gw.listeners.lock().await;
             for b in bound {
-                gw.record_addr(&b);
                 running.insert(b.config_name().to_string(), b.serve(gw.clone()));
             }
         }
         gw.ready.store(true, Ordering::SeqCst);
         Ok(gw)
-    }
-
-    fn record_addr(&self, b: &BoundListener) {
-        if let Some(a) = b.local_addr() {
-            self.bound_addrs
-                .lock()
-                .insert(b.config_name().to_string(), a);
-        }
     }
 
     /// The snapshot requests are served from right now.
@@ -105,11 +93,6 @@ impl Gateway {
     /// Ready once listeners are up; not ready while shutting down.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
-    }
-
-    /// Addresses the listeners are bound to, by listener name.
-    pub fn listener_addrs(&self) -> HashMap<String, SocketAddr> {
-        self.bound_addrs.lock().clone()
     }
 
     /// Validate-and-swap: compile `config` against the current snapshot, bind
@@ -131,6 +114,9 @@ impl Gateway {
             info!(
                 generation = r.generation,
                 ms = r.duration.as_secs_f64() * 1e3,
+                listeners_started = r.listeners_started,
+                listeners_stopped = r.listeners_stopped,
+                upstreams_rebuilt = r.upstreams_rebuilt,
                 "config reloaded"
             );
             r
@@ -203,14 +189,12 @@ impl Gateway {
             if !keep.contains(&name)
                 && let Some(old) = running.remove(&name)
             {
-                self.bound_addrs.lock().remove(&name);
                 stopped.push(old);
             }
         }
         let listeners_stopped = stopped.len();
         let listeners_started = prepared.len();
         for b in prepared {
-            self.record_addr(&b);
             running.insert(b.config_name().to_string(), b.serve(self.clone()));
         }
         for old in stopped {

@@ -243,7 +243,7 @@ async fn serve(
             Ok(resp)
         }
         RouteAction::Proxy(upstream) => {
-            let upstream_path = if route.rewrite {
+            let upstream_path = if snap.router.has_rewrite(m.route) {
                 snap.router.rewrite(m.route, &m, &path)
             } else {
                 path

@@ -142,7 +142,6 @@ pub struct CompiledRoute {
     pub action: RouteAction,
     pub host_header: HostHeader,
     pub timeouts: TimeoutConfig,
-    pub rewrite: bool,
 }
 
 /// An immutable view of the whole configuration.
@@ -164,7 +163,7 @@ impl Snapshot {
         for u in &config.upstreams {
             let reused = previous
                 .and_then(|p| p.upstreams.get(&u.name))
-                .filter(|old| old.config() == u)
+                .filter(|old| Upstream::carry_over(&old.upstream, u).is_some())
                 .cloned();
             let rt = match reused {
                 Some(rt) => rt,
@@ -268,6 +267,5 @@ fn compile_route(
         action,
         host_header: r.host_header.clone(),
         timeouts,
-        rewrite: r.rewrite.is_some(),
     })
 }
