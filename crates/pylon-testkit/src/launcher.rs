@@ -41,6 +41,38 @@ pub fn free_addr() -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?)))
 }
 
+/// A loopback address where connections are refused for as long as the value
+/// lives: the port is bound but never listened on, so no other server can take
+/// it and no outgoing connection can use it as its own source port (which an
+/// unbound "free" port allows: a TCP self-connect).
+#[derive(Debug)]
+pub struct DeadAddr {
+    addr: SocketAddr,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl DeadAddr {
+    pub fn new() -> anyhow::Result<Self> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        let addr = socket.local_addr()?;
+        Ok(Self {
+            addr,
+            _socket: socket,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl std::fmt::Display for DeadAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
 /// A running `pylon serve`.
 #[derive(Debug)]
 pub struct PylonProcess {

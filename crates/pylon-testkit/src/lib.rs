@@ -36,7 +36,7 @@ pub use delay::{DelayConfig, DelayServer};
 pub use drop::{DropMode, DropServer};
 pub use echo::{EchoServer, UPSTREAM_HEADER};
 pub use grpc_echo::{ECHO_COUNT_TRAILER, GrpcEchoServer, grpc_frame, parse_grpc_frames};
-pub use launcher::{PylonProcess, find_pylon_binary, free_addr, free_port};
+pub use launcher::{DeadAddr, PylonProcess, find_pylon_binary, free_addr, free_port};
 pub use server::{RecordedRequest, ServerHandle};
 pub use slow_body::{SlowBodyConfig, SlowBodyServer};
 pub use sse::{SseServer, sse_event};

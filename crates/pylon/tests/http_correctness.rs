@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common_http::*;
 use http::Method;
 use pylon_testkit::{
-    DelayServer, DropMode, DropServer, EchoServer, FullResponse, free_addr, request, send,
+    DeadAddr, DelayServer, DropMode, DropServer, EchoServer, FullResponse, request, send,
 };
 use serde_json::{Value, json};
 
@@ -1012,7 +1012,8 @@ fn single_upstream_config(
 #[tokio::test]
 async fn upstream_unreachable_is_502_upstream_connect() {
     bounded(TEST_SECS, async {
-        let dead = free_addr().unwrap(); // Nothing listens here.
+        let dead_guard = DeadAddr::new().unwrap(); // Connections are refused while it lives.
+        let dead = dead_guard.addr();
         let (_pylon, ports) = start_pylon(|p| {
             single_upstream_config(p, dead, json!({"timeouts": {"connect": "2s"}}))
         })

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pylon_testkit::{EchoServer, PylonProcess, UPSTREAM_HEADER, free_addr, get};
+use pylon_testkit::{DeadAddr, EchoServer, PylonProcess, UPSTREAM_HEADER, free_addr, get};
 
 #[tokio::test]
 async fn proxies_to_an_echo_upstream_and_stops_cleanly() {
@@ -40,7 +40,8 @@ async fn an_unreachable_upstream_at_start_is_reported_in_one_line() {
         let admin = free_addr().unwrap();
         let proxy = free_addr().unwrap();
         // A port nothing listens on: bind, note the port, release it.
-        let dead = free_addr().unwrap();
+        let dead_guard = DeadAddr::new().unwrap(); // Connections are refused while it lives.
+        let dead = dead_guard.addr();
         let yaml = format!(
             "server:\n  admin_listen: \"{admin}\"\n\
              listeners:\n  - name: public\n    bind: \"{proxy}\"\n\

@@ -14,7 +14,7 @@ use common_upstreams::{
 };
 use http::StatusCode;
 use pylon_testkit::{
-    DelayServer, EchoServer, SlowBodyConfig, SlowBodyServer, StatusServer, free_addr,
+    DeadAddr, DelayServer, EchoServer, SlowBodyConfig, SlowBodyServer, StatusServer,
 };
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -395,7 +395,8 @@ async fn active_health_checks_remove_and_restore_a_target() {
 async fn passive_health_ejects_a_refusing_target() {
     bounded(async {
         let good = EchoServer::start_named("good").await.unwrap();
-        let dead = free_addr().unwrap();
+        let dead_guard = DeadAddr::new().unwrap(); // Connections are refused while it lives.
+        let dead = dead_guard.addr();
         let gw = Gateway::start(&single(
             &[target(dead), target(good.addr())],
             &[
@@ -744,8 +745,10 @@ async fn upstream_connections_are_reused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_eligible_target_gives_json_errors() {
     bounded(async {
-        let dead1 = free_addr().unwrap();
-        let dead2 = free_addr().unwrap();
+        let dead1_guard = DeadAddr::new().unwrap(); // Connections are refused while it lives.
+        let dead1 = dead1_guard.addr();
+        let dead2_guard = DeadAddr::new().unwrap(); // Connections are refused while it lives.
+        let dead2 = dead2_guard.addr();
         let gw = Gateway::start(&single(
             &[target(dead1), target(dead2)],
             &["health_check: {passive: {consecutive_failures: 1, base_ejection: 60s}}"],
@@ -806,7 +809,8 @@ async fn no_eligible_target_gives_json_errors() {
 async fn reload_keeps_unchanged_upstream_state() {
     bounded(async {
         let good = EchoServer::start_named("good").await.unwrap();
-        let dead = free_addr().unwrap();
+        let dead_guard = DeadAddr::new().unwrap(); // Connections are refused while it lives.
+        let dead = dead_guard.addr();
         let ups = upstream(
             "up",
             &[target(dead), target(good.addr())],
