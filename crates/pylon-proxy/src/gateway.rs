@@ -56,7 +56,7 @@ impl Gateway {
         for l in &snapshot.config.listeners {
             bound.push(BoundListener::bind(l)?);
         }
-        let new_upstreams = snapshot.new_upstreams(None);
+        let new_upstreams = snapshot.upstreams_not_in(None);
         let gw = Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
@@ -154,8 +154,8 @@ impl Gateway {
             updates.push((l.name.clone(), crate::server::ListenerRuntime::build(l)?));
         }
 
-        let new_upstreams = next.new_upstreams(Some(&old));
-        let retired = old.retired_upstreams(&next);
+        let new_upstreams = next.upstreams_not_in(Some(&old));
+        let retired = old.upstreams_not_in(Some(&next));
         let generation = next.generation;
         let upstreams_rebuilt = new_upstreams.len();
         start_upstreams(&new_upstreams);

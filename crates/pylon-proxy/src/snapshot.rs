@@ -191,26 +191,15 @@ impl Snapshot {
         })
     }
 
-    /// Upstreams of this snapshot that `next` does not carry over.
-    pub fn retired_upstreams(&self, next: &Snapshot) -> Vec<Arc<UpstreamRuntime>> {
+    /// Upstreams of this snapshot that `other` does not share (by identity):
+    /// `old.upstreams_not_in(Some(&next))` are retired by a reload,
+    /// `next.upstreams_not_in(Some(&old))` need their tasks started.
+    pub fn upstreams_not_in(&self, other: Option<&Snapshot>) -> Vec<Arc<UpstreamRuntime>> {
         self.upstreams
             .iter()
             .filter(|(name, rt)| {
-                next.upstreams
-                    .get(*name)
-                    .is_none_or(|n| !Arc::ptr_eq(n, rt))
-            })
-            .map(|(_, rt)| rt.clone())
-            .collect()
-    }
-
-    /// Upstreams of this snapshot that were not in `previous` (need their tasks started).
-    pub fn new_upstreams(&self, previous: Option<&Snapshot>) -> Vec<Arc<UpstreamRuntime>> {
-        self.upstreams
-            .iter()
-            .filter(|(name, rt)| {
-                previous
-                    .and_then(|p| p.upstreams.get(*name))
+                other
+                    .and_then(|o| o.upstreams.get(*name))
                     .is_none_or(|o| !Arc::ptr_eq(o, rt))
             })
             .map(|(_, rt)| rt.clone())
