@@ -6,12 +6,17 @@
 mod error;
 mod load;
 pub mod model;
+mod model_policy;
 mod secret;
 mod target;
 mod validate;
+mod validate_policy;
 
 pub use error::{ConfigError, ConfigIssue};
-pub use load::{from_document, load_file, load_str};
+pub use load::{
+    ExtraCheck, from_document, from_document_with, load_file, load_file_with, load_str,
+    load_str_with,
+};
 pub use model::*;
 pub use target::TargetAddr;
 pub use validate::{check_template, validate};

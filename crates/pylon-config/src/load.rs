@@ -12,20 +12,50 @@ use crate::model::Config;
 use crate::validate::validate;
 
 /// Top-level keys a config document may have.
-const SECTIONS: &[&str] = &["server", "listeners", "upstreams", "routes"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "listeners",
+    "upstreams",
+    "routes",
+    "services",
+    "policies",
+    "consumers",
+    "consumer_groups",
+];
+
+/// Checks beyond this crate's own (the policy registry's), run on the parsed model.
+pub type ExtraCheck<'a> = &'a dyn Fn(&Config) -> Vec<ConfigIssue>;
+
+fn no_extra(_: &Config) -> Vec<ConfigIssue> {
+    Vec::new()
+}
 
 /// Read, parse, expand and validate a config file.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    load_file_with(path, &no_extra)
+}
+
+/// [`load_file`] plus `extra` checks (whose issues get the same file and path mapping).
+pub fn load_file_with(path: &Path, extra: ExtraCheck<'_>) -> Result<Config, ConfigError> {
     let label = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::single(&label, "", format!("cannot read file: {e}")))?;
-    load_str(&text, &label)
+    load_str_with(&text, &label, extra)
 }
 
 /// Parse, expand and validate config text (YAML, of which JSON is a subset).
 /// `label` names the source in errors.
 pub fn load_str(text: &str, label: &str) -> Result<Config, ConfigError> {
-    from_document(parse_document(text, label)?, label)
+    load_str_with(text, label, &no_extra)
+}
+
+/// [`load_str`] plus `extra` checks.
+pub fn load_str_with(
+    text: &str,
+    label: &str,
+    extra: ExtraCheck<'_>,
+) -> Result<Config, ConfigError> {
+    from_document_with(parse_document(text, label)?, label, extra)
 }
 
 fn parse_document(text: &str, label: &str) -> Result<Value, ConfigError> {
@@ -44,12 +74,23 @@ fn parse_document(text: &str, label: &str) -> Result<Value, ConfigError> {
 
 /// Turn a generic document (already parsed from YAML or JSON) into a validated model.
 pub fn from_document(doc: Value, label: &str) -> Result<Config, ConfigError> {
+    from_document_with(doc, label, &no_extra)
+}
+
+/// [`from_document`] plus `extra` checks.
+pub fn from_document_with(
+    doc: Value,
+    label: &str,
+    extra: ExtraCheck<'_>,
+) -> Result<Config, ConfigError> {
     let (config, mut issues, positions) = parse_sections(doc);
     // Validate what did parse too, so one run reports structural and semantic
     // problems. Paths are mapped back to the document's item positions (items
     // that failed to parse are not in `config`), and a value already reported
     // (say, an unresolved secret) is not reported again.
-    if let Err(more) = validate(&config) {
+    let mut more = validate(&config).err().unwrap_or_default();
+    more.extend(extra(&config));
+    if !more.is_empty() {
         let known: Vec<String> = issues.iter().map(|i| i.path.clone()).collect();
         for mut issue in more {
             issue.path = positions.document_path(&issue.path);
@@ -129,6 +170,22 @@ fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>, Positions) {
     let (routes, at) = list(root.remove("routes"), "routes", &mut issues);
     config.routes = routes;
     positions.sections.push(("routes", at));
+    let (services, at) = list(root.remove("services"), "services", &mut issues);
+    config.services = services;
+    positions.sections.push(("services", at));
+    let (policies, at) = list(root.remove("policies"), "policies", &mut issues);
+    config.policies = policies;
+    positions.sections.push(("policies", at));
+    let (consumers, at) = list(root.remove("consumers"), "consumers", &mut issues);
+    config.consumers = consumers;
+    positions.sections.push(("consumers", at));
+    let (groups, at) = list(
+        root.remove("consumer_groups"),
+        "consumer_groups",
+        &mut issues,
+    );
+    config.consumer_groups = groups;
+    positions.sections.push(("consumer_groups", at));
     (config, issues, positions)
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model_policy::*;
+
 /// A whole Pylon configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +23,16 @@ pub struct Config {
     pub upstreams: Vec<UpstreamConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Named APIs whose policies apply to the routes that name them.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    /// Policies run on every route.
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+    #[serde(default)]
+    pub consumers: Vec<ConsumerConfig>,
+    #[serde(default)]
+    pub consumer_groups: Vec<ConsumerGroupConfig>,
 }
 
 /// Process-wide settings.
@@ -494,6 +506,12 @@ pub struct RouteConfig {
     /// Overrides of the upstream's timeouts for this route.
     #[serde(default)]
     pub timeouts: Option<TimeoutConfig>,
+    /// The service this route belongs to; the service's policies apply.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Policies for this route; they replace service or global policies of the same type.
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
 }
 
 /// The conditions a request must meet; all given conditions must hold.

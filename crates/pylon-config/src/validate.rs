@@ -15,6 +15,7 @@ pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
     v.listeners(&cfg.listeners);
     v.upstreams(&cfg.upstreams);
     v.routes(cfg);
+    v.identity(cfg);
     if v.issues.is_empty() {
         Ok(())
     } else {
@@ -23,12 +24,12 @@ pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
 }
 
 #[derive(Default)]
-struct Validator {
+pub(crate) struct Validator {
     issues: Vec<ConfigIssue>,
 }
 
 impl Validator {
-    fn push(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+    pub(crate) fn push(&mut self, path: impl Into<String>, reason: impl Into<String>) {
         self.issues.push(ConfigIssue::new(path, reason));
     }
 
@@ -369,7 +370,7 @@ impl Validator {
         }
     }
 
-    fn name(&mut self, p: &str, name: &str, seen: &mut HashSet<String>, what: &str) {
+    pub(crate) fn name(&mut self, p: &str, name: &str, seen: &mut HashSet<String>, what: &str) {
         if name.is_empty()
             || !name
                 .chars()

@@ -25,6 +25,8 @@ fn route(name: String, paths: Vec<PathMatch>) -> RouteConfig {
         upstream: Some("up".into()),
         respond: None,
         timeouts: None,
+        service: None,
+        policies: Vec::new(),
     }
 }
 

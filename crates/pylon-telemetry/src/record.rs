@@ -50,6 +50,16 @@ pub struct CallRecord {
     pub protocol: Cow<'static, str>,
     /// Name of the matched route, if any.
     pub route: Option<Arc<str>>,
+    /// Name of the service the route belongs to, if any.
+    pub service: Option<Arc<str>>,
+    /// The authenticated consumer, if any.
+    pub consumer: Option<Arc<str>>,
+    /// The consumer's tenant, if a consumer was identified.
+    pub tenant: Option<Arc<str>>,
+    /// Id of the credential that authenticated the consumer (never the secret).
+    pub credential: Option<Arc<str>>,
+    /// Response-cache outcome: `HIT`, `MISS` or `BYPASS`, when a cache ran.
+    pub cache: Option<&'static str>,
     /// Name of the upstream pool the request was sent to, if any.
     pub upstream: Option<Arc<str>>,
     /// The upstream target (`host:port`) that produced the response, if any.
@@ -98,6 +108,11 @@ impl CallRecord {
             query: None,
             protocol: Cow::Borrowed(""),
             route: None,
+            service: None,
+            consumer: None,
+            tenant: None,
+            credential: None,
+            cache: None,
             upstream: None,
             upstream_target: None,
             status: 0,

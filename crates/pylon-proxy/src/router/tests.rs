@@ -18,6 +18,8 @@ pub(super) fn route(name: &str) -> RouteConfig {
         upstream: Some("up".into()),
         respond: None,
         timeouts: None,
+        service: None,
+        policies: Vec::new(),
     }
 }
 

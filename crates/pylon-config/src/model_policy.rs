@@ -1,0 +1,157 @@
+//! The parts of the model that the policy pipeline reads: policy attachments
+//! (global, per service, per route, per consumer group), consumers with their
+//! credentials, consumer groups and services.
+//!
+//! A policy's own settings stay a generic document here: the policy registry
+//! (`pylon-policy`) owns each policy's typed config and reports its errors with
+//! the same `file: path: reason` shape.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One policy attached somewhere: `{ name: key-auth, config: {...} }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The policy type, e.g. `key-auth`, `rate-limit`, `cors`.
+    pub name: String,
+    /// The policy's own settings; checked by the policy registry.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+    /// A disabled policy is validated but not run.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Overrides the type's default priority (higher runs earlier).
+    #[serde(default)]
+    pub priority: Option<i32>,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An application or user calling the APIs behind Pylon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    pub name: String,
+    /// An id from another system (a JWT `sub`, an OAuth2 `client_id`) that
+    /// identifies this consumer.
+    #[serde(default)]
+    pub custom_id: Option<String>,
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Consumer groups (plans, tiers) this consumer belongs to.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
+}
+
+pub fn default_tenant() -> String {
+    "default".into()
+}
+
+/// A credential that identifies a consumer. Secrets given in clear (usually
+/// through `${ENV}`) are hashed when the config is compiled and never kept or
+/// logged in clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialConfig {
+    /// An API key: in clear (`key`) or as its SHA-256 in hex (`key_sha256`).
+    KeyAuth {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        key: Option<String>,
+        #[serde(default)]
+        key_sha256: Option<String>,
+    },
+    /// HTTP Basic: a password in clear or a PHC/bcrypt hash (argon2id, bcrypt).
+    BasicAuth {
+        #[serde(default)]
+        id: Option<String>,
+        username: String,
+        #[serde(default)]
+        password: Option<String>,
+        #[serde(default)]
+        password_hash: Option<String>,
+    },
+    /// A JWT issuer key bound to this consumer: tokens whose `key_claim`
+    /// (`iss` by default) equals `key` are verified with this secret or public key.
+    Jwt {
+        #[serde(default)]
+        id: Option<String>,
+        key: String,
+        #[serde(default = "default_jwt_alg")]
+        algorithm: String,
+        /// HMAC secret (HS*).
+        #[serde(default)]
+        secret: Option<String>,
+        /// PEM public key (RS*, PS*, ES*, EdDSA).
+        #[serde(default)]
+        public_key: Option<String>,
+    },
+    /// A TLS client certificate, matched on its subject common name or a SAN.
+    Mtls {
+        #[serde(default)]
+        id: Option<String>,
+        subject: String,
+    },
+}
+
+fn default_jwt_alg() -> String {
+    "HS256".into()
+}
+
+impl CredentialConfig {
+    /// The credential's kind, as written in `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::KeyAuth { .. } => "key_auth",
+            Self::BasicAuth { .. } => "basic_auth",
+            Self::Jwt { .. } => "jwt",
+            Self::Mtls { .. } => "mtls",
+        }
+    }
+
+    /// The credential's id, if one was given.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::KeyAuth { id, .. }
+            | Self::BasicAuth { id, .. }
+            | Self::Jwt { id, .. }
+            | Self::Mtls { id, .. } => id.as_deref(),
+        }
+    }
+}
+
+/// A set of consumers sharing policies, e.g. a plan (`free`, `pro`) whose rate
+/// limits apply to every member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerGroupConfig {
+    pub name: String,
+    /// Policies run for members of this group, after authentication; they
+    /// replace a route's, service's or global policy of the same type.
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+}
+
+/// A named API: routes that declare `service: <name>` share its policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+}

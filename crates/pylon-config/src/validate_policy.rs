@@ -1,0 +1,194 @@
+//! Validation of services, consumers, credentials and consumer groups: names
+//! unique, references resolve, each credential complete and not shared.
+//! A policy's own settings are checked by the policy registry, not here.
+
+use std::collections::HashSet;
+
+use crate::model::*;
+use crate::validate::Validator;
+
+impl Validator {
+    pub(crate) fn identity(&mut self, cfg: &Config) {
+        let mut names = HashSet::new();
+        for (i, s) in cfg.services.iter().enumerate() {
+            self.name(
+                &format!("services[{i}].name"),
+                &s.name,
+                &mut names,
+                "service",
+            );
+        }
+        for (i, r) in cfg.routes.iter().enumerate() {
+            if let Some(s) = &r.service
+                && !names.contains(s)
+            {
+                self.push(
+                    format!("routes[{i}].service"),
+                    format!("no service named `{s}`"),
+                );
+            }
+        }
+        let mut groups = HashSet::new();
+        for (i, g) in cfg.consumer_groups.iter().enumerate() {
+            self.name(
+                &format!("consumer_groups[{i}].name"),
+                &g.name,
+                &mut groups,
+                "consumer group",
+            );
+        }
+        let mut consumers = HashSet::new();
+        let mut custom_ids = HashSet::new();
+        let mut creds = Credentials::default();
+        for (i, c) in cfg.consumers.iter().enumerate() {
+            let p = format!("consumers[{i}]");
+            self.name(&format!("{p}.name"), &c.name, &mut consumers, "consumer");
+            if let Some(id) = &c.custom_id
+                && !custom_ids.insert(id.clone())
+            {
+                self.push(
+                    format!("{p}.custom_id"),
+                    format!("duplicate custom_id `{id}`"),
+                );
+            }
+            if c.tenant.is_empty() {
+                self.push(format!("{p}.tenant"), "must not be empty");
+            }
+            for (j, cred) in c.credentials.iter().enumerate() {
+                self.credential(&format!("{p}.credentials[{j}]"), cred, &mut creds);
+            }
+        }
+    }
+
+    fn credential(&mut self, p: &str, cred: &CredentialConfig, seen: &mut Credentials) {
+        if let Some(id) = cred.id()
+            && !seen.ids.insert(id.to_string())
+        {
+            self.push(format!("{p}.id"), format!("duplicate credential id `{id}`"));
+        }
+        match cred {
+            CredentialConfig::KeyAuth {
+                key, key_sha256, ..
+            } => match (key, key_sha256) {
+                (Some(k), None) => {
+                    if k.len() < 8 {
+                        self.push(format!("{p}.key"), "API keys need at least 8 characters");
+                    } else if !seen.keys.insert(k.clone()) {
+                        // The message must not echo the key.
+                        self.push(
+                            format!("{p}.key"),
+                            "the same key is given to another credential",
+                        );
+                    }
+                }
+                (None, Some(h)) => {
+                    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        self.push(
+                            format!("{p}.key_sha256"),
+                            "must be a SHA-256 digest in 64 hex digits",
+                        );
+                    } else if !seen.keys.insert(h.to_ascii_lowercase()) {
+                        self.push(
+                            format!("{p}.key_sha256"),
+                            "the same key is given to another credential",
+                        );
+                    }
+                }
+                _ => self.push(p, "exactly one of `key` and `key_sha256` is required"),
+            },
+            CredentialConfig::BasicAuth {
+                username,
+                password,
+                password_hash,
+                ..
+            } => {
+                if username.is_empty() || username.contains(':') {
+                    self.push(format!("{p}.username"), "must be non-empty and without `:`");
+                } else if !seen.usernames.insert(username.clone()) {
+                    self.push(
+                        format!("{p}.username"),
+                        format!("duplicate basic-auth username `{username}`"),
+                    );
+                }
+                match (password, password_hash) {
+                    (Some(pw), None) if pw.is_empty() => {
+                        self.push(format!("{p}.password"), "must not be empty")
+                    }
+                    (Some(_), None) => {}
+                    (None, Some(h)) => {
+                        let known = h.starts_with("$argon2")
+                            || h.starts_with("$2a$")
+                            || h.starts_with("$2b$")
+                            || h.starts_with("$2y$");
+                        if !known {
+                            self.push(
+                                format!("{p}.password_hash"),
+                                "must be an argon2 (PHC string) or bcrypt hash",
+                            );
+                        }
+                    }
+                    _ => self.push(
+                        p,
+                        "exactly one of `password` and `password_hash` is required",
+                    ),
+                }
+            }
+            CredentialConfig::Jwt {
+                key,
+                algorithm,
+                secret,
+                public_key,
+                ..
+            } => {
+                if key.is_empty() {
+                    self.push(format!("{p}.key"), "must not be empty");
+                } else if !seen.jwt_keys.insert(key.clone()) {
+                    self.push(format!("{p}.key"), format!("duplicate JWT key `{key}`"));
+                }
+                let hmac = matches!(algorithm.as_str(), "HS256" | "HS384" | "HS512");
+                let public = matches!(
+                    algorithm.as_str(),
+                    "RS256"
+                        | "RS384"
+                        | "RS512"
+                        | "PS256"
+                        | "PS384"
+                        | "PS512"
+                        | "ES256"
+                        | "ES384"
+                        | "EdDSA"
+                );
+                if !hmac && !public {
+                    self.push(
+                        format!("{p}.algorithm"),
+                        format!("unsupported JWT algorithm `{algorithm}`"),
+                    );
+                } else if hmac && (secret.is_none() || public_key.is_some()) {
+                    self.push(p, format!("{algorithm} needs `secret` and no `public_key`"));
+                } else if public && (public_key.is_none() || secret.is_some()) {
+                    self.push(p, format!("{algorithm} needs `public_key` and no `secret`"));
+                }
+            }
+            CredentialConfig::Mtls { subject, .. } => {
+                if subject.is_empty() {
+                    self.push(format!("{p}.subject"), "must not be empty");
+                } else if !seen.subjects.insert(subject.clone()) {
+                    self.push(
+                        format!("{p}.subject"),
+                        format!("duplicate certificate subject `{subject}`"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// What credentials must not share across consumers.
+#[derive(Default)]
+struct Credentials {
+    ids: HashSet<String>,
+    keys: HashSet<String>,
+    usernames: HashSet<String>,
+    jwt_keys: HashSet<String>,
+    subjects: HashSet<String>,
+}

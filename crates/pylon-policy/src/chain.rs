@@ -1,0 +1,353 @@
+//! Compiled policy chains: for each route, the global, service and route
+//! policies merged (the most specific of a type wins) and sorted by priority;
+//! consumer-group policies are merged in once authentication names a consumer.
+//! The runner calls the phases and enforces "first authentication wins".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pylon_config::{Config, ConfigIssue, PolicyConfig};
+use pylon_telemetry::CallRecord;
+
+use crate::consumer::{Consumer, Consumers};
+use crate::context::{PolicyCtx, RequestHead, ResponseHead};
+use crate::error::PolicyError;
+use crate::policy::{Flow, Policy, Reject};
+use crate::registry::{self, BuildEnv};
+use crate::shared::Shared;
+
+/// One built policy with its effective priority.
+#[derive(Clone)]
+struct Slot {
+    priority: i32,
+    policy: Arc<dyn Policy>,
+}
+
+type Slots = Arc<[Slot]>;
+
+/// What the request phase decided.
+pub enum RequestOutcome {
+    Continue,
+    Respond(http::Response<bytes::Bytes>),
+    Reject(Reject),
+}
+
+/// The policies of one route.
+pub struct Chain {
+    slots: Slots,
+    last_auth: Option<usize>,
+    anonymous: Option<Arc<Consumer>>,
+    challenges: Option<String>,
+    groups: Arc<HashMap<String, Vec<Slot>>>,
+    needs_request_body: bool,
+    needs_response_body: bool,
+}
+
+/// Which policies a request went through, kept in its context for the later phases.
+#[derive(Clone, Default)]
+pub(crate) struct Ran {
+    /// The chain merged with the consumer's group policies, when that differed.
+    merged: Option<Slots>,
+    count: usize,
+}
+
+impl Chain {
+    /// No policies at all: the proxy can skip every phase.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty() && self.groups.is_empty()
+    }
+
+    pub fn needs_request_body(&self) -> bool {
+        self.needs_request_body
+    }
+
+    pub fn needs_response_body(&self) -> bool {
+        self.needs_response_body
+    }
+
+    /// Run the request phase. On a route with authentication, identity
+    /// headers a client sent are removed and the identified consumer's are set.
+    pub async fn on_request(&self, req: &mut RequestHead, ctx: &mut PolicyCtx) -> RequestOutcome {
+        if self.last_auth.is_some() {
+            crate::identity::strip(&mut req.parts.headers);
+        }
+        let outcome = self.run_request(req, ctx).await;
+        if matches!(outcome, RequestOutcome::Continue)
+            && self.last_auth.is_some()
+            && let Some(c) = &ctx.consumer
+        {
+            let anonymous = self.anonymous.as_ref().is_some_and(|a| Arc::ptr_eq(a, c));
+            crate::identity::set(
+                &mut req.parts.headers,
+                c,
+                ctx.credential.as_deref(),
+                anonymous,
+            );
+        }
+        outcome
+    }
+
+    async fn run_request(&self, req: &mut RequestHead, ctx: &mut PolicyCtx) -> RequestOutcome {
+        let mut slots = self.slots.clone();
+        let mut last_auth = self.last_auth;
+        let mut i = 0;
+        while i < slots.len() {
+            let policy = &slots[i].policy;
+            let skip = policy.is_auth() && ctx.consumer.is_some();
+            let had_consumer = ctx.consumer.is_some();
+            if !skip {
+                ctx.ran.count = i + 1;
+                match policy.on_request(req, ctx).resolve().await {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Respond(resp)) => return RequestOutcome::Respond(resp),
+                    Err(rej) => return RequestOutcome::Reject(rej),
+                }
+            }
+            if last_auth == Some(i) && ctx.consumer.is_none() {
+                match &self.anonymous {
+                    Some(anon) => ctx.consumer = Some(anon.clone()),
+                    None => return RequestOutcome::Reject(self.unauthenticated()),
+                }
+            }
+            if !had_consumer
+                && let Some(consumer) = ctx.consumer.clone()
+                && let Some(merged) = self.merge_groups(&slots, i + 1, &consumer)
+            {
+                last_auth = merged[i + 1..]
+                    .iter()
+                    .rposition(|s| s.policy.is_auth())
+                    .map(|p| p + i + 1)
+                    .or(last_auth.filter(|&a| a <= i));
+                slots = merged.clone();
+                ctx.ran.merged = Some(merged);
+            }
+            i += 1;
+        }
+        RequestOutcome::Continue
+    }
+
+    /// Run the response phase for the policies whose request phase ran.
+    pub fn on_response(&self, resp: &mut ResponseHead, ctx: &mut PolicyCtx) -> Result<(), Reject> {
+        let ran = ctx.ran.clone();
+        let slots = ran.merged.as_ref().unwrap_or(&self.slots);
+        for s in slots.iter().take(ran.count) {
+            s.policy.on_response(resp, ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Run the log phase and copy identity facts into the record.
+    pub fn on_log(&self, ctx: &PolicyCtx, record: &mut CallRecord) {
+        if let Some(c) = &ctx.consumer {
+            record.consumer = Some(c.name.clone());
+            record.tenant = Some(c.tenant.clone());
+        }
+        record.credential = ctx.credential.clone();
+        record.cache = ctx.cache_status;
+        let slots = ctx.ran.merged.as_ref().unwrap_or(&self.slots);
+        for s in slots.iter().take(ctx.ran.count) {
+            s.policy.on_log(ctx, record);
+        }
+    }
+
+    fn unauthenticated(&self) -> Reject {
+        Reject::unauthorized(self.challenges.as_deref())
+    }
+
+    /// `slots` with the consumer's group policies merged into the part after
+    /// `from`; `None` when the consumer's groups have no policies.
+    fn merge_groups(&self, slots: &Slots, from: usize, consumer: &Consumer) -> Option<Slots> {
+        let extra: Vec<&Slot> = consumer
+            .groups
+            .iter()
+            .filter_map(|g| self.groups.get(&**g))
+            .flatten()
+            .collect();
+        if extra.is_empty() {
+            return None;
+        }
+        let mut rest: Vec<Slot> = slots[from..].to_vec();
+        for slot in extra {
+            let kind = slot.policy.kind();
+            // A group's policy replaces the route's of the same type; a type
+            // already run (before authentication) is not run again.
+            if slots[..from].iter().any(|s| s.policy.kind() == kind) {
+                continue;
+            }
+            match rest.iter_mut().find(|s| s.policy.kind() == kind) {
+                Some(existing) => *existing = slot.clone(),
+                None => rest.push(slot.clone()),
+            }
+        }
+        rest.sort_by_key(|s| std::cmp::Reverse(s.priority));
+        let mut out: Vec<Slot> = slots[..from].to_vec();
+        out.extend(rest);
+        Some(out.into())
+    }
+}
+
+/// Every route's chain for one config snapshot, plus the consumers.
+pub struct ChainSet {
+    pub consumers: Arc<Consumers>,
+    chains: Vec<Arc<Chain>>,
+}
+
+impl ChainSet {
+    /// Build every attached policy; every failure is reported with its config path.
+    pub fn build(cfg: &Config, shared: &Arc<Shared>) -> Result<Self, Vec<ConfigIssue>> {
+        let consumers = Arc::new(Consumers::build(&cfg.consumers));
+        let mut issues = Vec::new();
+        let mut build_list = |list: &[PolicyConfig], path: &str, scope: &str| -> Vec<Slot> {
+            let env = BuildEnv {
+                consumers: &consumers,
+                shared,
+                scope,
+            };
+            let mut out: Vec<Slot> = Vec::new();
+            for (j, p) in list.iter().enumerate() {
+                let at = format!("{path}[{j}]");
+                match build_one(p, &env) {
+                    Ok(Some(slot)) => {
+                        if out.iter().any(|s| s.policy.kind() == slot.policy.kind()) {
+                            issues.push(ConfigIssue::new(
+                                format!("{at}.name"),
+                                format!("policy `{}` is attached twice here", p.name),
+                            ));
+                        }
+                        out.push(slot);
+                    }
+                    Ok(None) => {}
+                    Err(PolicyError::Unknown(name)) => issues.push(ConfigIssue::new(
+                        format!("{at}.name"),
+                        format!(
+                            "unknown policy `{name}`; known: {}",
+                            registry::names().join(", ")
+                        ),
+                    )),
+                    Err(PolicyError::Config { path, reason }) => {
+                        let full = if path.is_empty() {
+                            format!("{at}.config")
+                        } else {
+                            format!("{at}.config.{path}")
+                        };
+                        issues.push(ConfigIssue::new(full, reason));
+                    }
+                }
+            }
+            out
+        };
+        let global = build_list(&cfg.policies, "policies", "global");
+        let services: HashMap<&str, Vec<Slot>> = cfg
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let slots = build_list(
+                    &s.policies,
+                    &format!("services[{i}].policies"),
+                    &format!("service:{}", s.name),
+                );
+                (s.name.as_str(), slots)
+            })
+            .collect();
+        let mut groups = HashMap::new();
+        for (i, g) in cfg.consumer_groups.iter().enumerate() {
+            let slots = build_list(
+                &g.policies,
+                &format!("consumer_groups[{i}].policies"),
+                &format!("group:{}", g.name),
+            );
+            groups.insert(g.name.clone(), slots);
+        }
+        let mut route_slots = Vec::with_capacity(cfg.routes.len());
+        for (i, r) in cfg.routes.iter().enumerate() {
+            route_slots.push(build_list(
+                &r.policies,
+                &format!("routes[{i}].policies"),
+                &format!("route:{}", r.name),
+            ));
+        }
+        for (i, g) in cfg.consumer_groups.iter().enumerate() {
+            for (j, s) in groups.get(&g.name).into_iter().flatten().enumerate() {
+                if s.policy.is_auth() {
+                    issues.push(ConfigIssue::new(
+                        format!("consumer_groups[{i}].policies[{j}].name"),
+                        "authentication policies cannot be attached to a consumer group",
+                    ));
+                }
+            }
+        }
+        if groups.values().all(Vec::is_empty) {
+            groups.clear();
+        }
+        let groups = Arc::new(groups);
+        let group_body =
+            |f: fn(&dyn Policy) -> bool| groups.values().flatten().any(|s| f(s.policy.as_ref()));
+        let groups_req_body = group_body(|p| p.needs_request_body());
+        let groups_resp_body = group_body(|p| p.needs_response_body());
+        let mut chains = Vec::with_capacity(cfg.routes.len());
+        for (i, (r, own)) in cfg.routes.iter().zip(route_slots).enumerate() {
+            let mut slots: Vec<Slot> = own;
+            let service = r.service.as_deref().and_then(|s| services.get(s));
+            for inherited in service.into_iter().flatten().chain(global.iter()) {
+                if !slots
+                    .iter()
+                    .any(|s| s.policy.kind() == inherited.policy.kind())
+                {
+                    slots.push(inherited.clone());
+                }
+            }
+            slots.sort_by_key(|s| std::cmp::Reverse(s.priority));
+            let last_auth = slots.iter().rposition(|s| s.policy.is_auth());
+            let anonymous = match slots.iter().find_map(|s| s.policy.anonymous()) {
+                Some(name) => match consumers.by_name(name) {
+                    Some(c) => Some(c.clone()),
+                    None => {
+                        issues.push(ConfigIssue::new(
+                            format!("routes[{i}].policies"),
+                            format!("anonymous consumer `{name}` is not defined"),
+                        ));
+                        None
+                    }
+                },
+                None => None,
+            };
+            let challenges: Vec<&str> = slots.iter().filter_map(|s| s.policy.challenge()).collect();
+            let challenges = (!challenges.is_empty()).then(|| challenges.join(", "));
+            let has_groups = !groups.is_empty();
+            chains.push(Arc::new(Chain {
+                needs_request_body: slots.iter().any(|s| s.policy.needs_request_body())
+                    || (has_groups && groups_req_body),
+                needs_response_body: slots.iter().any(|s| s.policy.needs_response_body())
+                    || (has_groups && groups_resp_body),
+                slots: slots.into(),
+                last_auth,
+                anonymous,
+                challenges,
+                groups: groups.clone(),
+            }));
+        }
+        if issues.is_empty() {
+            Ok(Self { consumers, chains })
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// The chain of the route at `index` (in config order).
+    pub fn route(&self, index: usize) -> Option<&Arc<Chain>> {
+        self.chains.get(index)
+    }
+}
+
+fn build_one(p: &PolicyConfig, env: &BuildEnv<'_>) -> Result<Option<Slot>, PolicyError> {
+    let entry = registry::lookup(&p.name).ok_or_else(|| PolicyError::Unknown(p.name.clone()))?;
+    let policy = (entry.build)(&p.config, env)?;
+    if !p.enabled {
+        return Ok(None);
+    }
+    Ok(Some(Slot {
+        priority: p.priority.unwrap_or(entry.priority),
+        policy,
+    }))
+}

@@ -1,0 +1,31 @@
+//! Pylon's policy pipeline: the [`Policy`] trait (request, response and log
+//! phases with no-op defaults, run in priority order), the per-request
+//! [`PolicyCtx`], consumers and their credentials, the registry of built-in
+//! policies and the compiled per-route [`Chain`].
+//!
+//! A policy is one folder under `policies/` (`config.rs`, `policy.rs`, tests)
+//! plus one line in [`registry`].
+#![forbid(unsafe_code)]
+
+mod chain;
+mod check;
+mod consumer;
+mod context;
+mod error;
+mod identity;
+pub mod policies;
+mod policy;
+pub mod registry;
+mod shared;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod util;
+
+pub use chain::{Chain, ChainSet, RequestOutcome};
+pub use check::check;
+pub use consumer::{Consumer, Consumers, hash_key};
+pub use context::{PolicyCtx, RequestHead, ResponseHead};
+pub use error::PolicyError;
+pub use policy::{BoxFuture, Flow, Policy, PolicyResult, Reject, Step};
+pub use registry::BuildEnv;
+pub use shared::Shared;

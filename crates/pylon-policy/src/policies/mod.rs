@@ -1,0 +1,3 @@
+//! Built-in policies, one folder each; registered in [`crate::registry`].
+
+pub mod key_auth;
