@@ -39,8 +39,6 @@ pub struct Chain {
     anonymous: Option<Arc<Consumer>>,
     challenges: Option<String>,
     groups: Arc<HashMap<String, Vec<Slot>>>,
-    needs_request_body: bool,
-    needs_response_body: bool,
 }
 
 /// Which policies a request went through, kept in its context for the later phases.
@@ -57,12 +55,25 @@ impl Chain {
         self.slots.is_empty() && self.groups.is_empty()
     }
 
-    pub fn needs_request_body(&self) -> bool {
-        self.needs_request_body
+    /// Whether any policy that may run wants this request's body in memory.
+    pub fn wants_request_body(&self, parts: &http::request::Parts) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.policy.wants_request_body(parts))
+            || self
+                .groups
+                .values()
+                .flatten()
+                .any(|s| s.policy.wants_request_body(parts))
     }
 
-    pub fn needs_response_body(&self) -> bool {
-        self.needs_response_body
+    /// Whether a policy that ran wants this response's body in memory.
+    pub fn wants_response_body(&self, parts: &http::response::Parts, ctx: &PolicyCtx) -> bool {
+        let slots = ctx.ran.merged.as_ref().unwrap_or(&self.slots);
+        slots
+            .iter()
+            .take(ctx.ran.count)
+            .any(|s| s.policy.wants_response_body(parts, ctx))
     }
 
     /// Run the request phase. On a route with authentication, identity
@@ -281,10 +292,6 @@ impl ChainSet {
             groups.clear();
         }
         let groups = Arc::new(groups);
-        let group_body =
-            |f: fn(&dyn Policy) -> bool| groups.values().flatten().any(|s| f(s.policy.as_ref()));
-        let groups_req_body = group_body(|p| p.needs_request_body());
-        let groups_resp_body = group_body(|p| p.needs_response_body());
         let mut chains = Vec::with_capacity(cfg.routes.len());
         for (i, (r, own)) in cfg.routes.iter().zip(route_slots).enumerate() {
             let mut slots: Vec<Slot> = own;
@@ -314,12 +321,7 @@ impl ChainSet {
             };
             let challenges: Vec<&str> = slots.iter().filter_map(|s| s.policy.challenge()).collect();
             let challenges = (!challenges.is_empty()).then(|| challenges.join(", "));
-            let has_groups = !groups.is_empty();
             chains.push(Arc::new(Chain {
-                needs_request_body: slots.iter().any(|s| s.policy.needs_request_body())
-                    || (has_groups && groups_req_body),
-                needs_response_body: slots.iter().any(|s| s.policy.needs_response_body())
-                    || (has_groups && groups_resp_body),
                 slots: slots.into(),
                 last_auth,
                 anonymous,

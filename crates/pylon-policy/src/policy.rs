@@ -107,14 +107,19 @@ pub trait Policy: Send + Sync + 'static {
     /// The policy type as written in config (`key-auth`).
     fn kind(&self) -> &'static str;
 
-    /// Whether the request body must be read into memory before `on_request`
-    /// (bounded by the listener's body limit).
-    fn needs_request_body(&self) -> bool {
+    /// Whether this request's body must be read into memory before
+    /// `on_request` (bounded by the listener's body limit). Asked before the
+    /// request phase, e.g. "only for JSON bodies".
+    fn wants_request_body(&self, parts: &http::request::Parts) -> bool {
+        let _ = parts;
         false
     }
 
-    /// Whether the response body must be read into memory before `on_response`.
-    fn needs_response_body(&self) -> bool {
+    /// Whether this response's body must be read into memory before
+    /// `on_response` (asked only of policies whose request phase ran). Say
+    /// yes only when needed: a buffered response is no longer streamed.
+    fn wants_response_body(&self, parts: &http::response::Parts, ctx: &PolicyCtx) -> bool {
+        let _ = (parts, ctx);
         false
     }
 

@@ -7,16 +7,32 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use pylon_telemetry::Metrics;
 
-/// A keyed store of long-lived policy state, owned by the gateway.
+/// A keyed store of long-lived policy state, owned by the gateway, and the
+/// gateway's metrics (for policy rejections and backend failures).
 #[derive(Default)]
 pub struct Shared {
     map: Mutex<HashMap<(String, std::any::TypeId), Arc<dyn Any + Send + Sync>>>,
+    metrics: Metrics,
 }
 
 impl Shared {
+    /// State with a private metrics registry (for checks and tests).
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// State reporting to the gateway's `metrics`.
+    pub fn with_metrics(metrics: Metrics) -> Arc<Self> {
+        Arc::new(Self {
+            map: Mutex::default(),
+            metrics,
+        })
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The state of type `T` under `key`, created by `init` on first use.

@@ -81,6 +81,18 @@ struct ListenerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PolicyLabels {
+    policy: &'static str,
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    policy: &'static str,
+    backend: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -101,6 +113,8 @@ struct Inner {
     config_version: Gauge,
     access_log_dropped: Counter,
     access_log_queue_depth: Gauge,
+    policy_rejections: Family<PolicyLabels, Counter>,
+    policy_backend_errors: Family<BackendLabels, Counter>,
     queue_depth_probe: RwLock<Option<DepthProbe>>,
 }
 
@@ -188,6 +202,18 @@ impl Metrics {
             "Access-log records waiting to be written",
             access_log_queue_depth.clone(),
         );
+        let policy_rejections = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "pylon_policy_rejections",
+            "Requests refused by a policy, by policy and error code",
+            policy_rejections.clone(),
+        );
+        let policy_backend_errors = Family::<BackendLabels, Counter>::default();
+        registry.register(
+            "pylon_policy_backend_errors",
+            "Failures of a policy's backend (Redis, JWKS, introspection), by policy and backend",
+            policy_backend_errors.clone(),
+        );
         // Both reload results are always present, so rate() works from the first scrape.
         for result in ["success", "failure"] {
             drop(config_reloads.get_or_create(&ReloadLabels { result }));
@@ -206,9 +232,27 @@ impl Metrics {
                 config_version,
                 access_log_dropped,
                 access_log_queue_depth,
+                policy_rejections,
+                policy_backend_errors,
                 queue_depth_probe: RwLock::new(None),
             }),
         }
+    }
+
+    /// Counts a request refused by `policy` with error `code`.
+    pub fn policy_rejection(&self, policy: &'static str, code: &'static str) {
+        self.inner
+            .policy_rejections
+            .get_or_create(&PolicyLabels { policy, code })
+            .inc();
+    }
+
+    /// Counts a failure of a policy's backend (`redis`, `jwks`, `introspection`).
+    pub fn policy_backend_error(&self, policy: &'static str, backend: &'static str) {
+        self.inner
+            .policy_backend_errors
+            .get_or_create(&BackendLabels { policy, backend })
+            .inc();
     }
 
     /// Records one finished request: `pylon_http_requests_total`,

@@ -278,6 +278,8 @@ mod tests {
             retries: 1,
             error: None,
             user_agent: Some("curl/8".into()),
+            consumer: Some("alice".into()),
+            cache: Some("HIT"),
             ..CallRecord::new(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
         };
         let v: serde_json::Value = serde_json::to_value(&rec).unwrap();
@@ -291,6 +293,9 @@ mod tests {
         assert_eq!(v["upstream_ms"], 1.25);
         assert_eq!(v["retries"], 1);
         assert!(v["error"].is_null());
-        assert_eq!(v.as_object().unwrap().len(), 20);
+        assert_eq!(v["consumer"], "alice");
+        assert_eq!(v["cache"], "HIT");
+        assert!(v["tenant"].is_null());
+        assert_eq!(v.as_object().unwrap().len(), 25);
     }
 }
