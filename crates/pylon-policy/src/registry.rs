@@ -30,12 +30,21 @@ pub struct Entry {
     pub build: Builder,
 }
 
-/// Every built-in policy, by name.
-pub static REGISTRY: &[Entry] = &[Entry {
-    name: "key-auth",
-    priority: 1250,
-    build: policies::key_auth::build,
-}];
+const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
+    Entry {
+        name,
+        priority,
+        build,
+    }
+}
+
+/// Every built-in policy, by name: `entry(name, default priority, builder)`.
+#[rustfmt::skip]
+pub static REGISTRY: &[Entry] = &[
+    entry("key-auth", 1250, policies::key_auth::build),
+    #[cfg(test)]
+    entry("test-tag", 500, crate::testing::tag::build),
+];
 
 /// The entry for a policy name.
 pub fn lookup(name: &str) -> Option<&'static Entry> {

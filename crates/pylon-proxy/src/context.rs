@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use http::HeaderValue;
+use pylon_policy::{Chain, PolicyCtx};
 use pylon_telemetry::CallRecord;
 
 use crate::server::ConnInfo;
@@ -24,6 +25,9 @@ pub struct RequestContext {
     pub bytes_in: Arc<AtomicU64>,
     /// The upstream target serving the response; held until its body ends.
     pub selection: Option<Selection>,
+    /// The route's policy chain and the request's policy context, for the
+    /// log phase (only on routes with policies).
+    pub policy: Option<Box<(Arc<Chain>, PolicyCtx)>>,
 }
 
 impl RequestContext {

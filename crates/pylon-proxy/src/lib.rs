@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod handler;
 pub mod headers;
 pub mod ops;
+mod policy_flow;
 pub mod router;
 pub mod server;
 pub mod snapshot;
