@@ -1,0 +1,4 @@
+//! Pylon persistence and shared state.
+#![forbid(unsafe_code)]
+
+pub mod counters;
