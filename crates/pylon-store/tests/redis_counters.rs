@@ -55,12 +55,10 @@ async fn ttl_ms(key: &str) -> i64 {
         .expect("PTTL")
 }
 
-fn bounded<F: Future>(f: F) -> impl Future<Output = F::Output> {
-    async {
-        tokio::time::timeout(Duration::from_secs(20), f)
-            .await
-            .expect("test took over 20 s")
-    }
+async fn bounded<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("test took over 20 s")
 }
 
 #[tokio::test]
@@ -99,7 +97,7 @@ async fn three_nodes_share_one_sliding_window_exactly() {
         let nodes = [counters(&prefix), counters(&prefix), counters(&prefix)];
         let limit = Window::new(100, Duration::from_secs(3600)).expect("limit");
         let mut tasks = Vec::new();
-        for node in nodes.iter().cloned() {
+        for node in nodes.clone() {
             tasks.push(tokio::spawn(async move {
                 let mut admitted = 0;
                 for _ in 0..60 {
