@@ -42,6 +42,8 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("rate-limit", 910, policies::rate_limit::build),
+    entry("concurrency-limit", 905, policies::concurrency_limit::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
 ];
