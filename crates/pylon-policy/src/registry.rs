@@ -44,6 +44,7 @@ pub static REGISTRY: &[Entry] = &[
     entry("key-auth", 1250, policies::key_auth::build),
     entry("rate-limit", 910, policies::rate_limit::build),
     entry("concurrency-limit", 905, policies::concurrency_limit::build),
+    entry("adaptive-throttle", 900, policies::adaptive_throttle::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
 ];
