@@ -181,3 +181,9 @@ pub mod tag {
         }
     }
 }
+
+/// The Redis for tests: `PYLON_TEST_REDIS_URL` (set by scripts/test), else
+/// the local default.
+pub fn redis_url() -> String {
+    std::env::var("PYLON_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}

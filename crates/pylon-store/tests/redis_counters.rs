@@ -8,11 +8,14 @@ use pylon_store::counters::{
     CounterError, Counters, Gcra, RedisConfig, RedisCounters, Reply, Window,
 };
 
-const URL: &str = "redis://127.0.0.1:6379";
+/// `PYLON_TEST_REDIS_URL` (set by scripts/test), else the local default.
+fn url() -> String {
+    std::env::var("PYLON_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
 
 /// Counters under a prefix of their own, and a guard deleting its keys.
 fn counters(prefix: &str) -> RedisCounters {
-    let mut cfg = RedisConfig::new(URL);
+    let mut cfg = RedisConfig::new(url());
     cfg.prefix = prefix.to_string();
     cfg.timeout = Duration::from_secs(2);
     RedisCounters::new(cfg).expect("valid url")
@@ -23,7 +26,7 @@ fn unique_prefix(test: &str) -> String {
 }
 
 async fn cleanup(prefix: &str) {
-    let client = redis::Client::open(URL).expect("url");
+    let client = redis::Client::open(url()).expect("url");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
@@ -43,7 +46,7 @@ async fn cleanup(prefix: &str) {
 }
 
 async fn ttl_ms(key: &str) -> i64 {
-    let client = redis::Client::open(URL).expect("url");
+    let client = redis::Client::open(url()).expect("url");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
@@ -199,10 +202,10 @@ async fn concurrency_leases_are_released_and_expire() {
 #[tokio::test]
 async fn an_unreachable_redis_is_an_error_not_a_hang() {
     bounded(async {
-        // A bound port that never accepts: connecting is refused or times out.
+        // A listener that never accepts (kept open for the whole test, so
+        // the port cannot be reused): Redis never answers there.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        drop(listener);
         let mut cfg = RedisConfig::new(format!("redis://127.0.0.1:{port}"));
         cfg.timeout = Duration::from_millis(300);
         let c = RedisCounters::new(cfg).expect("valid url");
@@ -219,6 +222,7 @@ async fn an_unreachable_redis_is_an_error_not_a_hang() {
         // It stays an error (and bounded) on the next call too.
         assert!(c.gcra("k", &limit, 1).resolve().await.is_err());
         assert!(RedisCounters::new(RedisConfig::new("not a url")).is_err());
+        drop(listener);
     })
     .await;
 }

@@ -90,10 +90,12 @@ async fn two_processes_share_one_redis_limit() {
                 .unwrap_or_default()
                 .as_nanos()
         );
+        let redis_url = std::env::var("PYLON_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let policies = json!([{ "name": "rate-limit", "config": {
             "limits": [{ "per": "minute", "limit": N }],
             "key_by": "header", "header_name": "x-tenant",
-            "backend": "redis", "redis_url": "redis://127.0.0.1:6379",
+            "backend": "redis", "redis_url": redis_url,
             "on_backend_error": "deny",
         } }]);
         let (_a, ports_a) = start_pylon(|p| config(p, addr, policies.clone())).await;

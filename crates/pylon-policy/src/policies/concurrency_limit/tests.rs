@@ -120,7 +120,7 @@ async fn redis_slots_are_shared_and_released() {
     );
     let config = json!({
         "max": 1, "key_by": "header", "header_name": "x-tenant",
-        "backend": "redis", "on_backend_error": "deny", "lease_ttl": "10s",
+        "backend": "redis", "redis_url": redis_url(), "on_backend_error": "deny", "lease_ttl": "10s",
     });
     // Two "nodes": separate state, one Redis.
     let node_a = chain(policy(config.clone()), json!({}));

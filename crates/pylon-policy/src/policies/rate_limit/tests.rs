@@ -200,10 +200,9 @@ async fn counts_survive_a_reload_unless_the_limit_changes() {
 
 #[tokio::test]
 async fn an_unreachable_redis_fails_open_or_closed_as_configured() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // A listener that never accepts, open for the whole test: Redis never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
     let url = format!("redis://127.0.0.1:{port}");
     let shared = Shared::new();
     let policies = |on_error: &str| {
@@ -231,6 +230,7 @@ async fn an_unreachable_redis_fails_open_or_closed_as_configured() {
         .find(|l| l.starts_with("pylon_policy_backend_errors") && l.contains("rate-limit"))
         .unwrap_or_default();
     assert!(line.contains("redis") && line.ends_with(" 4"), "{line}");
+    drop(listener);
 }
 
 #[tokio::test]
@@ -241,7 +241,7 @@ async fn redis_backend_limits_through_the_policy() {
         json!([{ "name": "rate-limit", "config": {
             "limits": [{ "per": "minute", "limit": 3 }],
             "key_by": "header", "header_name": "x-tenant",
-            "backend": "redis", "on_backend_error": "deny",
+            "backend": "redis", "redis_url": redis_url(), "on_backend_error": "deny",
         } }]),
         json!({}),
     );
