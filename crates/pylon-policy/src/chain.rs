@@ -229,6 +229,7 @@ impl ChainSet {
                 consumers: &consumers,
                 shared,
                 scope,
+                config: cfg,
             };
             let mut out: Vec<Slot> = Vec::new();
             for (j, p) in list.iter().enumerate() {

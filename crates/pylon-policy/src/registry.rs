@@ -18,6 +18,8 @@ pub struct BuildEnv<'a> {
     /// Where this instance is attached: `global`, `service:<name>`,
     /// `route:<name>` or `group:<name>`. Stable across reloads.
     pub scope: &'a str,
+    /// The whole config being built (to check references such as upstream names).
+    pub config: &'a pylon_config::Config,
 }
 
 /// Builds one policy from its `config`.
@@ -42,6 +44,8 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("canary", 700, policies::canary::build),
+    entry("mirror", 600, policies::mirror::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
 ];

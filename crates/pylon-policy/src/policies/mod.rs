@@ -1,3 +1,5 @@
 //! Built-in policies, one folder each; registered in [`crate::registry`].
 
+pub mod canary;
 pub mod key_auth;
+pub mod mirror;
