@@ -125,6 +125,21 @@ pub enum ListenerProtocol {
 #[serde(deny_unknown_fields)]
 pub struct ListenerTlsConfig {
     pub certificates: Vec<CertificateConfig>,
+    /// Ask clients for certificates (mutual TLS), verified against `ca_file`.
+    #[serde(default)]
+    pub client_auth: Option<ClientAuthConfig>,
+}
+
+/// Client-certificate verification on a TLS listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuthConfig {
+    /// PEM file with the CA certificates that client certificates must chain to.
+    pub ca_file: String,
+    /// Refuse the handshake without a valid client certificate. When false a
+    /// certificate is optional, but one that is sent must be valid.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// A PEM certificate chain and key, served for the names in `server_names`

@@ -3,3 +3,4 @@
 pub mod canary;
 pub mod key_auth;
 pub mod mirror;
+pub mod mtls_auth;
