@@ -29,7 +29,9 @@ struct Pki {
 fn pki() -> anyhow::Result<Pki> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "Test CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Test CA");
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
     let leaf = |cn: &str| -> anyhow::Result<(CertificateDer<'static>, Vec<u8>)> {
         let mut p = CertificateParams::new(vec![format!("{cn}.internal")])?;
@@ -39,13 +41,15 @@ fn pki() -> anyhow::Result<Pki> {
         Ok((cert.der().clone(), key.serialize_der()))
     };
     let server_key = KeyPair::generate()?;
-    let server = CertificateParams::new(vec!["pylon.test".to_string()])?.self_signed(&server_key)?;
+    let server =
+        CertificateParams::new(vec!["pylon.test".to_string()])?.self_signed(&server_key)?;
     // The stranger's certificate comes from another CA.
     let mut other_params = CertificateParams::new(Vec::<String>::new())?;
     other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let other = CertifiedIssuer::self_signed(other_params, KeyPair::generate()?)?;
     let stranger_key = KeyPair::generate()?;
-    let stranger = CertificateParams::new(vec!["billing.internal".to_string()])?.signed_by(&stranger_key, &other)?;
+    let stranger = CertificateParams::new(vec!["billing.internal".to_string()])?
+        .signed_by(&stranger_key, &other)?;
     Ok(Pki {
         ca_pem: ca.pem(),
         server_der: server.der().clone(),
@@ -80,10 +84,14 @@ async fn get(
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
-    let tls = connector.connect(ServerName::try_from("pylon.test")?, tcp).await?;
+    let tls = connector
+        .connect(ServerName::try_from("pylon.test")?, tcp)
+        .await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
     tokio::spawn(conn);
-    let req = Request::get(path).header("host", "pylon.test").body(Full::new(Bytes::new()))?;
+    let req = Request::get(path)
+        .header("host", "pylon.test")
+        .body(Full::new(Bytes::new()))?;
     let resp = sender.send_request(req).await?;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();
