@@ -53,6 +53,10 @@ pub struct ServerConfig {
     pub via_header: bool,
     /// Watch the config file and reload on change (SIGHUP always reloads).
     pub watch_config: bool,
+    /// On routes with authentication, the header that tells the upstream the
+    /// consumer's name (with `X-Consumer-Groups`, `-Tenant`, `-Custom-Id`,
+    /// `X-Credential-Id`); an empty string sends none of them.
+    pub consumer_header: String,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +69,7 @@ impl Default for ServerConfig {
             request_id_header: "x-request-id".into(),
             via_header: true,
             watch_config: true,
+            consumer_header: "x-consumer-name".into(),
         }
     }
 }
