@@ -134,7 +134,11 @@ async fn identity_header_name_is_configurable_or_off() {
         })
     };
     let chain = crate::testing::chain(json!([{ "name": "key-auth" }]), extra("x-user"));
-    let mut req = request("GET", "/", &[("x-api-key", "alice-key-123"), ("x-user", "mallory")]);
+    let mut req = request(
+        "GET",
+        "/",
+        &[("x-api-key", "alice-key-123"), ("x-user", "mallory")],
+    );
     assert!(run(&chain, &mut req, &mut ctx()).await.is_ok());
     assert_eq!(req.parts.headers["x-user"], "alice");
     assert!(req.parts.headers.get("x-consumer-name").is_none());
