@@ -7,6 +7,7 @@
 //! plus one line in [`registry`].
 #![forbid(unsafe_code)]
 
+pub mod body;
 mod chain;
 mod check;
 mod consumer;
@@ -17,6 +18,7 @@ pub mod policies;
 mod policy;
 pub mod registry;
 mod shared;
+pub mod template;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod util;

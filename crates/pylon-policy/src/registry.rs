@@ -31,11 +31,28 @@ pub struct Entry {
 }
 
 /// Every built-in policy, by name.
-pub static REGISTRY: &[Entry] = &[Entry {
-    name: "key-auth",
-    priority: 1250,
-    build: policies::key_auth::build,
-}];
+pub static REGISTRY: &[Entry] = &[
+    Entry {
+        name: "key-auth",
+        priority: 1250,
+        build: policies::key_auth::build,
+    },
+    Entry {
+        name: "xml-json",
+        priority: 802,
+        build: policies::xml_json::build,
+    },
+    Entry {
+        name: "request-transformer",
+        priority: 801,
+        build: policies::request_transformer::build,
+    },
+    Entry {
+        name: "response-transformer",
+        priority: 800,
+        build: policies::response_transformer::build,
+    },
+];
 
 /// The entry for a policy name.
 pub fn lookup(name: &str) -> Option<&'static Entry> {

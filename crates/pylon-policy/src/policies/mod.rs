@@ -1,3 +1,6 @@
 //! Built-in policies, one folder each; registered in [`crate::registry`].
 
 pub mod key_auth;
+pub mod request_transformer;
+pub mod response_transformer;
+pub mod xml_json;
