@@ -9,6 +9,8 @@
 
 pub mod body;
 mod chain;
+#[cfg(test)]
+mod chain_tests;
 mod check;
 mod consumer;
 mod context;

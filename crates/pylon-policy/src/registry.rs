@@ -18,6 +18,8 @@ pub struct BuildEnv<'a> {
     /// Where this instance is attached: `global`, `service:<name>`,
     /// `route:<name>` or `group:<name>`. Stable across reloads.
     pub scope: &'a str,
+    /// The whole config being built (to check references such as upstream names).
+    pub config: &'a pylon_config::Config,
 }
 
 /// Builds one policy from its `config`.
@@ -30,28 +32,25 @@ pub struct Entry {
     pub build: Builder,
 }
 
-/// Every built-in policy, by name.
+const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
+    Entry {
+        name,
+        priority,
+        build,
+    }
+}
+
+/// Every built-in policy, by name: `entry(name, default priority, builder)`.
+#[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
-    Entry {
-        name: "key-auth",
-        priority: 1250,
-        build: policies::key_auth::build,
-    },
-    Entry {
-        name: "xml-json",
-        priority: 802,
-        build: policies::xml_json::build,
-    },
-    Entry {
-        name: "request-transformer",
-        priority: 801,
-        build: policies::request_transformer::build,
-    },
-    Entry {
-        name: "response-transformer",
-        priority: 800,
-        build: policies::response_transformer::build,
-    },
+    entry("key-auth", 1250, policies::key_auth::build),
+    entry("xml-json", 802, policies::xml_json::build),
+    entry("request-transformer", 801, policies::request_transformer::build),
+    entry("response-transformer", 800, policies::response_transformer::build),
+    entry("canary", 700, policies::canary::build),
+    entry("mirror", 600, policies::mirror::build),
+    #[cfg(test)]
+    entry("test-tag", 500, crate::testing::tag::build),
 ];
 
 /// The entry for a policy name.

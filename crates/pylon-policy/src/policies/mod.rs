@@ -1,6 +1,8 @@
 //! Built-in policies, one folder each; registered in [`crate::registry`].
 
+pub mod canary;
 pub mod key_auth;
+pub mod mirror;
 pub mod request_transformer;
 pub mod response_transformer;
 pub mod xml_json;
