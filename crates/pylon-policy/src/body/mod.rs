@@ -8,22 +8,31 @@ use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue};
 
-/// The media type of `Content-Type` (lower-cased, without parameters).
-fn media_type(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    let mt = v.split(';').next().unwrap_or("").trim();
-    Some(mt.to_ascii_lowercase())
+/// The media type of `Content-Type` (without parameters).
+fn media_type(headers: &HeaderMap) -> Option<&[u8]> {
+    let v = headers.get(CONTENT_TYPE)?.as_bytes();
+    let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
+    Some(v[..end].trim_ascii())
+}
+
+fn ends_with_ignore_case(s: &[u8], suffix: &[u8]) -> bool {
+    s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 /// `application/json` or any `+json` type (`application/problem+json`).
 pub fn is_json(headers: &HeaderMap) -> bool {
-    media_type(headers).is_some_and(|mt| mt == "application/json" || mt.ends_with("+json"))
+    media_type(headers).is_some_and(|mt| {
+        mt.eq_ignore_ascii_case(b"application/json") || ends_with_ignore_case(mt, b"+json")
+    })
 }
 
 /// `application/xml`, `text/xml` or any `+xml` type (`application/soap+xml`).
 pub fn is_xml(headers: &HeaderMap) -> bool {
-    media_type(headers)
-        .is_some_and(|mt| mt == "application/xml" || mt == "text/xml" || mt.ends_with("+xml"))
+    media_type(headers).is_some_and(|mt| {
+        mt.eq_ignore_ascii_case(b"application/xml")
+            || mt.eq_ignore_ascii_case(b"text/xml")
+            || ends_with_ignore_case(mt, b"+xml")
+    })
 }
 
 /// Whether the body is sent as is (no `Content-Encoding` other than `identity`):
@@ -68,6 +77,8 @@ mod tests {
         assert!(is_json(&with("application/problem+json")));
         assert!(!is_json(&with("text/plain")));
         assert!(!is_json(&HeaderMap::new()));
+        assert!(!is_json(&with("json")));
+        assert!(is_json(&with(" application/vnd.api+JSON ;x=1")));
         assert!(is_xml(&with("text/xml; charset=utf-8")));
         assert!(is_xml(&with("application/soap+xml")));
         assert!(!is_xml(&with("application/json")));

@@ -93,6 +93,7 @@ fn round_trips_keep_the_document() {
         r#"<p lang="fr">caf&#233; &lt;ok&gt;<x/></p>"#,
         r#"<a><b><c><d><e>deep</e></d></c></b></a>"#,
     ];
+    assert_eq!(to_json("\u{FEFF}<a>bom</a>"), json!({ "a": "bom" }));
     for xml in docs {
         let first = to_json(xml);
         let back = to_xml(&first.to_string(), None);

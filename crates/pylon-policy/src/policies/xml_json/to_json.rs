@@ -33,6 +33,7 @@ struct Frame {
 /// Convert an XML document to JSON, refusing nesting deeper than `max_depth`.
 pub fn xml_to_json(input: &[u8], max_depth: usize) -> Result<Doc, ConvertError> {
     let text = std::str::from_utf8(input).map_err(|_| ConvertError::NotUtf8)?;
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut reader = Reader::from_str(text);
     let config = reader.config_mut();
     config.check_end_names = true;
