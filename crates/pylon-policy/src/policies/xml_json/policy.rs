@@ -87,7 +87,7 @@ impl XmlJson {
                 let xml = json_to_xml(input, self.root.as_deref(), self.max_depth)?;
                 Ok((Bytes::from(xml), XML))
             }
-            Direction::None => Ok((Bytes::copy_from_slice(input), JSON)),
+            Direction::None => Err(ConvertError::Shape("no conversion configured".into())),
         }
     }
 }
