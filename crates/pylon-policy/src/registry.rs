@@ -43,6 +43,7 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 /// Every built-in policy, by name: `entry(name, default priority, builder)`.
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
+    entry("mtls-auth", 1600, policies::mtls_auth::build),
     entry("key-auth", 1250, policies::key_auth::build),
     entry("xml-json", 802, policies::xml_json::build),
     entry("request-transformer", 801, policies::request_transformer::build),

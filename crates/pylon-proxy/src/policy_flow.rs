@@ -60,6 +60,9 @@ pub(crate) async fn serve_with_policies(
     pctx.service = route.service.clone();
     pctx.path_params = routed.params;
     pctx.path = routed.path;
+    if !ctx.conn.client_cert_names.is_empty() {
+        pctx.client_cert_names = ctx.conn.client_cert_names.to_vec();
+    }
     let is_head = req.method() == Method::HEAD;
     let result = request_phase(
         snap,
