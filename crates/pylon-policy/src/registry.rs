@@ -45,6 +45,9 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 pub static REGISTRY: &[Entry] = &[
     entry("mtls-auth", 1600, policies::mtls_auth::build),
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("xml-json", 802, policies::xml_json::build),
+    entry("request-transformer", 801, policies::request_transformer::build),
+    entry("response-transformer", 800, policies::response_transformer::build),
     entry("canary", 700, policies::canary::build),
     entry("mirror", 600, policies::mirror::build),
     #[cfg(test)]

@@ -4,3 +4,6 @@ pub mod canary;
 pub mod key_auth;
 pub mod mirror;
 pub mod mtls_auth;
+pub mod request_transformer;
+pub mod response_transformer;
+pub mod xml_json;
