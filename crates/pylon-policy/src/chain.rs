@@ -73,12 +73,11 @@ impl Chain {
                 .any(|s| s.policy.wants_request_body(parts))
     }
 
-    /// Whether a policy that ran wants this response's body in memory.
+    /// Whether a policy of the chain wants this response's body in memory.
     pub fn wants_response_body(&self, parts: &http::response::Parts, ctx: &PolicyCtx) -> bool {
         let slots = ctx.ran.merged.as_ref().unwrap_or(&self.slots);
         slots
             .iter()
-            .take(ctx.ran.count)
             .any(|s| s.policy.wants_response_body(parts, ctx))
     }
 
@@ -155,11 +154,16 @@ impl Chain {
         RequestOutcome::Continue
     }
 
-    /// Run the response phase for the policies whose request phase ran.
+    /// Run the response phase for every policy of the chain (with the
+    /// consumer's group policies when they were merged), also those whose
+    /// request phase did not run because an earlier policy refused or
+    /// answered: CORS headers, custom error bodies and the like apply to
+    /// every answer. Policies keep whatever request-phase state they need in
+    /// `ctx.vars` and must not assume it is there.
     pub fn on_response(&self, resp: &mut ResponseHead, ctx: &mut PolicyCtx) -> Result<(), Reject> {
         let ran = ctx.ran.clone();
         let slots = ran.merged.as_ref().unwrap_or(&self.slots);
-        for s in slots.iter().take(ran.count) {
+        for s in slots.iter() {
             s.policy.on_response(resp, ctx)?;
         }
         Ok(())
@@ -174,7 +178,7 @@ impl Chain {
         record.credential = ctx.credential.clone();
         record.cache = ctx.cache_status;
         let slots = ctx.ran.merged.as_ref().unwrap_or(&self.slots);
-        for s in slots.iter().take(ctx.ran.count) {
+        for s in slots.iter() {
             s.policy.on_log(ctx, record);
         }
     }
