@@ -7,6 +7,7 @@
 //! plus one line in [`registry`].
 #![forbid(unsafe_code)]
 
+mod auth;
 mod chain;
 #[cfg(test)]
 mod chain_tests;

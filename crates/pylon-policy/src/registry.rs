@@ -41,7 +41,11 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 /// Every built-in policy, by name: `entry(name, default priority, builder)`.
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
+    entry("jwt", 1450, policies::jwt::build),
+    entry("oauth2-introspection", 1400, policies::oauth2_introspection::build),
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("basic-auth", 1100, policies::basic_auth::build),
+    entry("acl", 950, policies::acl::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
 ];

@@ -1,3 +1,7 @@
 //! Built-in policies, one folder each; registered in [`crate::registry`].
 
+pub mod acl;
+pub mod basic_auth;
+pub mod jwt;
 pub mod key_auth;
+pub mod oauth2_introspection;
