@@ -43,6 +43,8 @@ pub struct Chain {
     challenges: Option<String>,
     groups: Arc<HashMap<String, Vec<Slot>>>,
     metrics: pylon_telemetry::Metrics,
+    /// Header carrying the consumer's name upstream; `None`: no identity headers.
+    identity: Option<http::HeaderName>,
 }
 
 /// Which policies a request went through, kept in its context for the later phases.
@@ -83,8 +85,9 @@ impl Chain {
     /// Run the request phase. On a route with authentication, identity
     /// headers a client sent are removed and the identified consumer's are set.
     pub async fn on_request(&self, req: &mut RequestHead, ctx: &mut PolicyCtx) -> RequestOutcome {
-        if self.last_auth.is_some() {
-            crate::identity::strip(&mut req.parts.headers);
+        let identity = self.identity.as_ref().filter(|_| self.last_auth.is_some());
+        if let Some(h) = identity {
+            crate::identity::strip(&mut req.parts.headers, h);
         }
         let outcome = self.run_request(req, ctx).await;
         if let RequestOutcome::Reject(rej) = &outcome {
@@ -98,12 +101,13 @@ impl Chain {
             self.metrics.policy_rejection(kind, rej.code);
         }
         if matches!(outcome, RequestOutcome::Continue)
-            && self.last_auth.is_some()
+            && let Some(h) = identity
             && let Some(c) = &ctx.consumer
         {
             let anonymous = self.anonymous.as_ref().is_some_and(|a| Arc::ptr_eq(a, c));
             crate::identity::set(
                 &mut req.parts.headers,
+                h,
                 c,
                 ctx.credential.as_deref(),
                 anonymous,
@@ -229,6 +233,7 @@ impl ChainSet {
                 consumers: &consumers,
                 shared,
                 scope,
+                config: cfg,
             };
             let mut out: Vec<Slot> = Vec::new();
             for (j, p) in list.iter().enumerate() {
@@ -307,6 +312,7 @@ impl ChainSet {
             groups.clear();
         }
         let groups = Arc::new(groups);
+        let identity = http::HeaderName::from_bytes(cfg.server.consumer_header.as_bytes()).ok();
         let mut chains = Vec::with_capacity(cfg.routes.len());
         for (i, (r, own)) in cfg.routes.iter().zip(route_slots).enumerate() {
             let mut slots: Vec<Slot> = own;
@@ -344,6 +350,7 @@ impl ChainSet {
                 challenges,
                 groups: groups.clone(),
                 metrics: shared.metrics().clone(),
+                identity: identity.clone(),
             }));
         }
         if issues.is_empty() {

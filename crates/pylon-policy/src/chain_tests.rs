@@ -124,3 +124,24 @@ fn auth_policies_cannot_be_group_policies_and_duplicates_are_errors() {
     );
     assert!(errs.contains(&"consumer_groups[0].policies[0].name: authentication policies cannot be attached to a consumer group".to_string()), "{errs:?}");
 }
+
+#[tokio::test]
+async fn identity_header_name_is_configurable_or_off() {
+    let extra = |header: &str| {
+        json!({
+            "server": { "consumer_header": header },
+            "consumers": [{ "name": "alice", "credentials": [{ "type": "key_auth", "key": "alice-key-123" }] }],
+        })
+    };
+    let chain = crate::testing::chain(json!([{ "name": "key-auth" }]), extra("x-user"));
+    let mut req = request("GET", "/", &[("x-api-key", "alice-key-123"), ("x-user", "mallory")]);
+    assert!(run(&chain, &mut req, &mut ctx()).await.is_ok());
+    assert_eq!(req.parts.headers["x-user"], "alice");
+    assert!(req.parts.headers.get("x-consumer-name").is_none());
+
+    let chain = crate::testing::chain(json!([{ "name": "key-auth" }]), extra(""));
+    let mut req = request("GET", "/", &[("x-api-key", "alice-key-123")]);
+    assert!(run(&chain, &mut req, &mut ctx()).await.is_ok());
+    assert!(req.parts.headers.get("x-consumer-name").is_none());
+    assert!(req.parts.headers.get("x-consumer-tenant").is_none());
+}

@@ -2,6 +2,9 @@
 
 pub mod acl;
 pub mod basic_auth;
+pub mod canary;
 pub mod jwt;
 pub mod key_auth;
+pub mod mirror;
+pub mod mtls_auth;
 pub mod oauth2_introspection;
