@@ -83,6 +83,12 @@ pub fn build(
                     return Err(PolicyError::config(field, "must be more than 0s"));
                 }
             }
+            if cfg.jwks_min_refresh_interval < std::time::Duration::from_secs(1) {
+                return Err(PolicyError::config(
+                    "jwks_min_refresh_interval",
+                    "must be at least 1s",
+                ));
+            }
             let state = env
                 .shared
                 .get_or_init(&format!("jwt:{}:{url}", env.scope), Jwks::default);

@@ -391,6 +391,12 @@ fn bad_config_names_the_field() {
         e.starts_with("routes[0].policies[0].config.jwks_ttl:"),
         "{e}"
     );
+    let e =
+        one(json!({ "jwks_url": "http://127.0.0.1:1/jwks", "jwks_min_refresh_interval": "0s" }));
+    assert_eq!(
+        e,
+        "routes[0].policies[0].config.jwks_min_refresh_interval: must be at least 1s"
+    );
     let e = one(json!({ "jwks_url": "http://127.0.0.1:1/jwks", "realm": "" }));
     assert!(e.starts_with("routes[0].policies[0].config.realm:"), "{e}");
 }
