@@ -7,6 +7,7 @@
 //! plus one line in [`registry`].
 #![forbid(unsafe_code)]
 
+mod auth;
 pub mod body;
 mod chain;
 #[cfg(test)]

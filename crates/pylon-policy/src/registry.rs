@@ -44,7 +44,11 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
     entry("mtls-auth", 1600, policies::mtls_auth::build),
+    entry("jwt", 1450, policies::jwt::build),
+    entry("oauth2-introspection", 1400, policies::oauth2_introspection::build),
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("basic-auth", 1100, policies::basic_auth::build),
+    entry("acl", 950, policies::acl::build),
     entry("xml-json", 802, policies::xml_json::build),
     entry("request-transformer", 801, policies::request_transformer::build),
     entry("response-transformer", 800, policies::response_transformer::build),

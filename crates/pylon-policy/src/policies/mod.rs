@@ -1,9 +1,13 @@
 //! Built-in policies, one folder each; registered in [`crate::registry`].
 
+pub mod acl;
+pub mod basic_auth;
 pub mod canary;
+pub mod jwt;
 pub mod key_auth;
 pub mod mirror;
 pub mod mtls_auth;
+pub mod oauth2_introspection;
 pub mod request_transformer;
 pub mod response_transformer;
 pub mod xml_json;
