@@ -49,6 +49,21 @@ pub fn hash_key(key: &[u8]) -> [u8; 32] {
     Sha256::digest(key).into()
 }
 
+/// Prefix of the internal form a clear basic-auth password is replaced by
+/// (`$pylon-salted$<hex SHA-256(process salt ‖ password)>`); config files
+/// cannot use it (validation accepts only argon2 and bcrypt hashes).
+pub const SALTED_PREFIX: &str = "$pylon-salted$";
+
+/// SHA-256 over this process's random salt and `secret`: a form of a secret
+/// that can be compared but not read back, and differs between processes.
+pub fn salted_digest(secret: &[u8]) -> [u8; 32] {
+    static SALT: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let mut h = Sha256::new();
+    h.update(SALT.get_or_init(rand::random));
+    h.update(secret);
+    h.finalize().into()
+}
+
 impl Consumers {
     pub fn build(configs: &[ConsumerConfig]) -> Self {
         let mut out = Consumers::default();
@@ -95,7 +110,7 @@ impl Consumers {
                     out.credentials.push(CredentialEntry {
                         consumer: consumer.clone(),
                         id,
-                        config: cred.clone(),
+                        config: without_clear_password(cred),
                     });
                 }
             }
@@ -147,6 +162,28 @@ impl Consumers {
 
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
+    }
+}
+
+/// A basic-auth credential with its clear password replaced by the salted
+/// internal form; other credentials unchanged.
+fn without_clear_password(cred: &CredentialConfig) -> CredentialConfig {
+    match cred {
+        CredentialConfig::BasicAuth {
+            id,
+            username,
+            password: Some(pw),
+            password_hash: None,
+        } => CredentialConfig::BasicAuth {
+            id: id.clone(),
+            username: username.clone(),
+            password: None,
+            password_hash: Some(format!(
+                "{SALTED_PREFIX}{}",
+                hex::encode(salted_digest(pw.as_bytes()))
+            )),
+        },
+        other => other.clone(),
     }
 }
 
@@ -210,7 +247,20 @@ mod tests {
                 _ => panic!("wrong kind"),
             }
         }
-        assert_eq!(c.credentials("basic_auth").count(), 1);
+        let basic: Vec<_> = c.credentials("basic_auth").collect();
+        assert_eq!(basic.len(), 1);
+        match &basic[0].config {
+            CredentialConfig::BasicAuth {
+                password,
+                password_hash,
+                ..
+            } => {
+                assert!(password.is_none(), "clear password kept");
+                let expected = format!("{SALTED_PREFIX}{}", hex::encode(salted_digest(b"pw")));
+                assert_eq!(password_hash.as_deref(), Some(expected.as_str()));
+            }
+            _ => panic!("wrong kind"),
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct BuildEnv<'a> {
     /// Where this instance is attached: `global`, `service:<name>`,
     /// `route:<name>` or `group:<name>`. Stable across reloads.
     pub scope: &'a str,
+    /// The whole config being built (to check references such as upstream names).
+    pub config: &'a pylon_config::Config,
 }
 
 /// Builds one policy from its `config`.
@@ -41,10 +43,20 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 /// Every built-in policy, by name: `entry(name, default priority, builder)`.
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
+    entry("mtls-auth", 1600, policies::mtls_auth::build),
+    entry("jwt", 1450, policies::jwt::build),
+    entry("oauth2-introspection", 1400, policies::oauth2_introspection::build),
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("basic-auth", 1100, policies::basic_auth::build),
+    entry("acl", 950, policies::acl::build),
     entry("rate-limit", 910, policies::rate_limit::build),
     entry("concurrency-limit", 905, policies::concurrency_limit::build),
     entry("adaptive-throttle", 900, policies::adaptive_throttle::build),
+    entry("xml-json", 802, policies::xml_json::build),
+    entry("request-transformer", 801, policies::request_transformer::build),
+    entry("response-transformer", 800, policies::response_transformer::build),
+    entry("canary", 700, policies::canary::build),
+    entry("mirror", 600, policies::mirror::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
 ];
