@@ -42,6 +42,7 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("proxy-cache", 100, policies::proxy_cache::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
 ];

@@ -45,14 +45,21 @@ async fn key_auth_identifies_consumers_end_to_end() {
         let (process, ports) = start_pylon(|p| key_auth_config(p, addr)).await;
 
         // No key: 401, JSON, challenge; the upstream is not called.
-        let resp = send(get_with(&ports.url("/orders/1"), &[])).await.expect("send");
+        let resp = send(get_with(&ports.url("/orders/1"), &[]))
+            .await
+            .expect("send");
         assert_eq!(resp.status, 401, "{}", resp.text());
         assert_eq!(resp.header("www-authenticate"), Some("Key realm=\"pylon\""));
         assert_eq!(resp.json().expect("json")["error"]["code"], "unauthorized");
         assert_eq!(echo.request_count(), 0);
 
         // A wrong key: the same answer, not saying what was wrong.
-        let resp = send(get_with(&ports.url("/orders/1"), &[("x-api-key", "not-the-key")])).await.expect("send");
+        let resp = send(get_with(
+            &ports.url("/orders/1"),
+            &[("x-api-key", "not-the-key")],
+        ))
+        .await
+        .expect("send");
         assert_eq!(resp.status, 401);
         assert!(!resp.text().contains("not-the-key"));
 
@@ -60,7 +67,10 @@ async fn key_auth_identifies_consumers_end_to_end() {
         // identity header, and not the key.
         let resp = send(get_with(
             &ports.url("/orders/1"),
-            &[("x-api-key", "alice-secret-key"), ("x-consumer-name", "mallory")],
+            &[
+                ("x-api-key", "alice-secret-key"),
+                ("x-consumer-name", "mallory"),
+            ],
         ))
         .await
         .expect("send");
@@ -69,29 +79,52 @@ async fn key_auth_identifies_consumers_end_to_end() {
         assert_eq!(seen.headers["x-consumer-name"], "alice");
         assert_eq!(seen.headers["x-consumer-groups"], "pro");
         assert_eq!(seen.headers["x-credential-id"], "alice-k1");
-        assert!(seen.headers.get("x-api-key").is_none(), "key hidden from the upstream");
+        assert!(
+            seen.headers.get("x-api-key").is_none(),
+            "key hidden from the upstream"
+        );
 
         // A route outside the service has no policies.
-        let resp = send(get_with(&ports.url("/public/x"), &[("x-consumer-name", "bob")])).await.expect("send");
+        let resp = send(get_with(
+            &ports.url("/public/x"),
+            &[("x-consumer-name", "bob")],
+        ))
+        .await
+        .expect("send");
         assert_eq!(resp.status, 200);
-        assert_eq!(echo.last_request().expect("seen").headers["x-consumer-name"], "bob");
+        assert_eq!(
+            echo.last_request().expect("seen").headers["x-consumer-name"],
+            "bob"
+        );
 
         // Rejections are counted by policy and code; the access log names the consumer.
-        let (_, metrics) = http_get(&ports.admin_url("/metrics")).await.expect("metrics");
-        let rejected = metric_sum(&metrics, "pylon_policy_rejections_total", &["policy=\"key-auth\"", "code=\"unauthorized\""]);
+        let (_, metrics) = http_get(&ports.admin_url("/metrics"))
+            .await
+            .expect("metrics");
+        let rejected = metric_sum(
+            &metrics,
+            "pylon_policy_rejections_total",
+            &["policy=\"key-auth\"", "code=\"unauthorized\""],
+        );
         assert_eq!(rejected, Some(2.0), "{metrics}");
         let logged = eventually(Duration::from_secs(5), || {
             let out = process.stdout();
             async move {
                 out.lines().any(|l| {
                     serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| {
-                        v["consumer"] == "alice" && v["credential"] == "alice-k1" && v["service"] == "orders"
+                        v["consumer"] == "alice"
+                            && v["credential"] == "alice-k1"
+                            && v["service"] == "orders"
                     })
                 })
             }
         })
         .await;
-        assert!(logged, "no access-log line with the consumer:\n{}", process.stdout());
+        assert!(
+            logged,
+            "no access-log line with the consumer:\n{}",
+            process.stdout()
+        );
     })
     .await;
 }
