@@ -12,6 +12,8 @@ mod respond;
 mod rules;
 mod store;
 #[cfg(test)]
+mod test_harness;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_redis;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::tests::Harness;
+use super::test_harness::Harness;
 
 const URL: &str = "redis://127.0.0.1:6379";
 
