@@ -45,6 +45,11 @@ impl Validator {
         if http::HeaderName::from_bytes(s.request_id_header.as_bytes()).is_err() {
             self.push("server.request_id_header", "not a valid header name");
         }
+        if !s.consumer_header.is_empty()
+            && http::HeaderName::from_bytes(s.consumer_header.as_bytes()).is_err()
+        {
+            self.push("server.consumer_header", "not a valid header name");
+        }
         if s.access_log.queue_capacity == 0 {
             self.push("server.access_log.queue_capacity", "must be at least 1");
         }
@@ -237,13 +242,13 @@ impl Validator {
         for (i, r) in cfg.routes.iter().enumerate() {
             let p = format!("routes[{i}]");
             self.name(&format!("{p}.name"), &r.name, &mut names, "route");
-            match (&r.upstream, &r.respond) {
-                (Some(u), None) => {
+            match (&r.upstream, &r.respond, &r.aggregate) {
+                (Some(u), None, None) => {
                     if !upstreams.contains(u.as_str()) {
                         self.push(format!("{p}.upstream"), format!("no upstream named `{u}`"));
                     }
                 }
-                (None, Some(s)) => {
+                (None, Some(s), None) => {
                     if !(100..=599).contains(&s.status) {
                         self.push(format!("{p}.respond.status"), "must be between 100 and 599");
                     }
@@ -257,9 +262,10 @@ impl Validator {
                         }
                     }
                 }
+                (None, None, Some(a)) => self.aggregate(&format!("{p}.aggregate"), a, &upstreams),
                 _ => self.push(
                     p.clone(),
-                    "exactly one of `upstream` and `respond` is required",
+                    "exactly one of `upstream`, `respond` and `aggregate` is required",
                 ),
             }
             for (j, l) in r.listeners.iter().enumerate() {

@@ -18,6 +18,8 @@ pub struct BuildEnv<'a> {
     /// Where this instance is attached: `global`, `service:<name>`,
     /// `route:<name>` or `group:<name>`. Stable across reloads.
     pub scope: &'a str,
+    /// The whole config being built (to check references such as upstream names).
+    pub config: &'a pylon_config::Config,
 }
 
 /// Builds one policy from its `config`.
@@ -41,7 +43,13 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 /// Every built-in policy, by name: `entry(name, default priority, builder)`.
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
+    entry("mtls-auth", 1600, policies::mtls_auth::build),
     entry("key-auth", 1250, policies::key_auth::build),
+    entry("xml-json", 802, policies::xml_json::build),
+    entry("request-transformer", 801, policies::request_transformer::build),
+    entry("response-transformer", 800, policies::response_transformer::build),
+    entry("canary", 700, policies::canary::build),
+    entry("mirror", 600, policies::mirror::build),
     entry("proxy-cache", 100, policies::proxy_cache::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),

@@ -31,6 +31,22 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// A context for a side request made on behalf of this one (a mirror
+    /// copy, an aggregate part): same connection and request id, its own
+    /// record, which is never emitted.
+    pub fn detached(&self) -> Self {
+        Self {
+            request_id: self.request_id.clone(),
+            start: Instant::now(),
+            conn: self.conn.clone(),
+            client_ip: self.client_ip,
+            record: CallRecord::new(std::time::SystemTime::now()),
+            bytes_in: Arc::new(AtomicU64::new(0)),
+            selection: None,
+            policy: None,
+        }
+    }
+
     pub fn request_id_str(&self) -> &str {
         self.request_id.to_str().unwrap_or("")
     }

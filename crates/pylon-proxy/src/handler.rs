@@ -238,7 +238,7 @@ async fn serve(
         .then(|| snap.router.rewrite(m.route, &m, &path));
     if route.chain.is_empty() {
         let upstream_path = rewritten.unwrap_or(path);
-        return run_action(snap, ctx, route, None, req, upstream_path).await;
+        return run_action(snap, ctx, route, None, req, upstream_path, &m.params).await;
     }
     let upstream_path = rewritten.unwrap_or_else(|| path.clone());
     let routed = Routed::new(m, path, upstream_path);
@@ -248,12 +248,13 @@ async fn serve(
 /// The route's action: a static response or forwarding to its upstream (or
 /// to `upstream`, when a policy chose another one).
 pub(crate) async fn run_action<B>(
-    snap: &Snapshot,
+    snap: &Arc<Snapshot>,
     ctx: &mut RequestContext,
     route: &CompiledRoute,
     upstream: Option<&Arc<UpstreamRuntime>>,
     req: Request<B>,
     upstream_path: String,
+    params: &[(String, String)],
 ) -> Result<Response<ProxyBody>, GatewayError>
 where
     B: http_body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
@@ -277,6 +278,10 @@ where
         }
         (RouteAction::Proxy(up), None) => {
             crate::forward::forward(snap, ctx, route, up, req, upstream_path).await
+        }
+        (RouteAction::Aggregate(plan), None) => {
+            let (parts, _) = req.into_parts();
+            crate::aggregate::run(snap, ctx, route, plan, &parts, params).await
         }
     }
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use pylon_policy::policies::mirror::MirrorTo;
 use pylon_policy::{PolicyCtx, Reject, RequestHead, RequestOutcome, ResponseHead};
 
 use crate::body::{self, Buffered, LimitedBody};
@@ -27,6 +28,7 @@ const RESPONSE_BUFFER_LIMIT: usize = 8 << 20;
 
 /// What a policy-carrying request needs from routing.
 pub(crate) struct Routed {
+    pub route_index: usize,
     pub params: Vec<(String, String)>,
     pub path: String,
     pub upstream_path: String,
@@ -35,6 +37,7 @@ pub(crate) struct Routed {
 impl Routed {
     pub fn new(m: RouteMatch, path: String, upstream_path: String) -> Self {
         Self {
+            route_index: m.route,
             params: m.params,
             path,
             upstream_path,
@@ -57,8 +60,19 @@ pub(crate) async fn serve_with_policies(
     pctx.service = route.service.clone();
     pctx.path_params = routed.params;
     pctx.path = routed.path;
+    if !ctx.conn.client_cert_names.is_empty() {
+        pctx.client_cert_names = ctx.conn.client_cert_names.to_vec();
+    }
     let is_head = req.method() == Method::HEAD;
-    let result = request_phase(snap, ctx, route, &mut pctx, req, routed.upstream_path).await;
+    let result = request_phase(
+        snap,
+        ctx,
+        (route, routed.route_index),
+        &mut pctx,
+        req,
+        routed.upstream_path,
+    )
+    .await;
     ctx.record.client_ip = pctx.client_ip;
     let resp = match result {
         Ok(r) => r,
@@ -75,7 +89,7 @@ pub(crate) async fn serve_with_policies(
 async fn request_phase(
     snap: &Arc<Snapshot>,
     ctx: &mut RequestContext,
-    route: &CompiledRoute,
+    (route, route_index): (&CompiledRoute, usize),
     pctx: &mut PolicyCtx,
     req: Request<Incoming>,
     upstream_path: String,
@@ -114,6 +128,10 @@ async fn request_phase(
         None => None,
     };
     let RequestHead { mut parts, body } = head;
+    if let Some(m) = pctx.vars.get::<MirrorTo>() {
+        let copy = m.include_body.then(|| body.clone()).flatten();
+        crate::mirror::send_copy(snap, ctx, route_index, m, &parts, copy, &upstream_path);
+    }
     match (body, stream) {
         (Some(bytes), _) => {
             if Some(bytes.len()) != read_len || !parts.headers.contains_key(header::CONTENT_LENGTH)
@@ -131,6 +149,7 @@ async fn request_phase(
                 override_upstream.as_ref(),
                 req,
                 upstream_path,
+                &pctx.path_params,
             )
             .await;
             ctx.bytes_in = counted;
@@ -145,6 +164,7 @@ async fn request_phase(
                 override_upstream.as_ref(),
                 req,
                 upstream_path,
+                &pctx.path_params,
             )
             .await
         }
@@ -219,7 +239,11 @@ fn set_length(headers: &mut HeaderMap, len: usize) {
 
 /// A policy's refusal as the gateway's JSON error, with the policy's headers.
 pub(crate) fn reject_response(rej: Reject, request_id: &str) -> Response<ProxyBody> {
-    let err = GatewayError::client(rej.status, rej.code, rej.message);
+    let err = if rej.status.is_server_error() {
+        GatewayError::gateway(rej.status, rej.code, rej.message)
+    } else {
+        GatewayError::client(rej.status, rej.code, rej.message)
+    };
     let mut resp = err.to_response(request_id);
     for (k, v) in rej.headers {
         resp.headers_mut().append(k, v);

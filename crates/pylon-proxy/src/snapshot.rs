@@ -11,6 +11,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use pylon_config::{Config, ConfigIssue, HostHeader, RouteConfig, TimeoutConfig, UpstreamConfig};
 use pylon_policy::{Chain, ChainSet, Shared};
 
+use crate::aggregate::AggregatePlan;
 use crate::client::UpstreamClient;
 use crate::router::Router;
 use crate::upstream::{ProbeFn, ProbeTarget, Upstream};
@@ -138,6 +139,7 @@ impl UpstreamRuntime {
 pub enum RouteAction {
     Proxy(Arc<UpstreamRuntime>),
     Respond(StaticReply),
+    Aggregate(AggregatePlan),
 }
 
 /// A prepared static response.
@@ -238,8 +240,8 @@ fn compile_route(
     upstreams: &HashMap<String, Arc<UpstreamRuntime>>,
     chain: Arc<Chain>,
 ) -> Result<CompiledRoute, CompileError> {
-    let (action, timeouts) = match (&r.upstream, &r.respond) {
-        (Some(name), _) => {
+    let (action, timeouts) = match (&r.upstream, &r.respond, &r.aggregate) {
+        (Some(name), _, _) => {
             let rt = upstreams
                 .get(name)
                 .cloned()
@@ -253,7 +255,7 @@ fn compile_route(
                 .unwrap_or_else(|| rt.config().timeouts.clone());
             (RouteAction::Proxy(rt), t)
         }
-        (None, Some(s)) => {
+        (None, Some(s), _) => {
             let headers = s
                 .headers
                 .iter()
@@ -271,7 +273,12 @@ fn compile_route(
             };
             (RouteAction::Respond(reply), TimeoutConfig::default())
         }
-        (None, None) => {
+        (None, None, Some(a)) => {
+            let plan = AggregatePlan::compile(a, upstreams)
+                .map_err(|reason| CompileError::Router(format!("route `{}`: {reason}", r.name)))?;
+            (RouteAction::Aggregate(plan), TimeoutConfig::default())
+        }
+        (None, None, None) => {
             return Err(CompileError::Router(format!(
                 "route `{}` has no upstream and no response",
                 r.name
