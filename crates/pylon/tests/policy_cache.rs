@@ -111,6 +111,26 @@ async fn hits_bypasses_and_conditional_requests() {
         );
         assert_eq!(cached.request_count() - base, 1);
 
+        // A conditional miss: the upstream is asked in full (and the entry
+        // stored), the client still gets its 304.
+        let miss = get(&ports.url("/cached/other"), &[("if-none-match", "\"v1\"")]).await;
+        assert_eq!(miss.status, 304);
+        assert_eq!(miss.header("x-cache-status"), Some("MISS"));
+        assert!(miss.body.is_empty() && miss.header("content-length").is_none());
+        assert!(
+            cached
+                .last_request()
+                .expect("seen")
+                .header("if-none-match")
+                .is_none()
+        );
+        let full = get(&ports.url("/cached/other"), &[]).await;
+        assert_eq!(
+            (full.text().as_str(), full.header("x-cache-status")),
+            ("hello", Some("HIT"))
+        );
+        assert_eq!(cached.request_count() - base, 2);
+
         // `Cache-Control: no-store` from the upstream is never kept.
         let base_ns = no_store.request_count();
         for _ in 0..2 {
