@@ -57,6 +57,7 @@ pub static REGISTRY: &[Entry] = &[
     entry("response-transformer", 800, policies::response_transformer::build),
     entry("canary", 700, policies::canary::build),
     entry("mirror", 600, policies::mirror::build),
+    entry("proxy-cache", 100, policies::proxy_cache::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
 ];

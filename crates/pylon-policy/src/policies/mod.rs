@@ -11,6 +11,7 @@ pub mod limiting;
 pub mod mirror;
 pub mod mtls_auth;
 pub mod oauth2_introspection;
+pub mod proxy_cache;
 pub mod rate_limit;
 pub mod request_transformer;
 pub mod response_transformer;
