@@ -160,10 +160,16 @@ impl Chain {
     /// answered: CORS headers, custom error bodies and the like apply to
     /// every answer. Policies keep whatever request-phase state they need in
     /// `ctx.vars` and must not assume it is there.
+    ///
+    /// The order is the reverse of the request phase (an onion): the policy
+    /// closest to the upstream sees the response first. So the cache (100)
+    /// stores the upstream's answer before a transformer (800) changes it,
+    /// and on a cache hit the transformer runs once on the stored copy;
+    /// CORS (2000) adds its headers last, to whatever answers.
     pub fn on_response(&self, resp: &mut ResponseHead, ctx: &mut PolicyCtx) -> Result<(), Reject> {
-        let ran = ctx.ran.clone();
-        let slots = ran.merged.as_ref().unwrap_or(&self.slots);
-        for s in slots.iter() {
+        let merged = ctx.ran.merged.clone();
+        let slots = merged.as_ref().unwrap_or(&self.slots);
+        for s in slots.iter().rev() {
             s.policy.on_response(resp, ctx)?;
         }
         Ok(())

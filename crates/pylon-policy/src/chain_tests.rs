@@ -151,3 +151,21 @@ async fn identity_header_name_is_configurable_or_off() {
     assert!(req.parts.headers.get("x-consumer-name").is_none());
     assert!(req.parts.headers.get("x-consumer-tenant").is_none());
 }
+
+#[tokio::test]
+async fn response_phase_runs_in_reverse_priority_order() {
+    let chain = crate::testing::chain(
+        json!([
+            { "name": "test-tag", "config": { "tag": "outer" } },
+            { "name": "test-tag-2", "config": { "tag": "inner" } },
+        ]),
+        json!({}),
+    );
+    let mut req = request("GET", "/", &[]);
+    let mut c = ctx();
+    assert!(run(&chain, &mut req, &mut c).await.is_ok());
+    assert_eq!(tags(&req), "outer,inner");
+    let mut resp = response(200, &[], None);
+    assert!(chain.on_response(&mut resp, &mut c).is_ok());
+    assert_eq!(resp.parts.headers["x-tags"], "inner,outer");
+}

@@ -60,6 +60,8 @@ pub static REGISTRY: &[Entry] = &[
     entry("proxy-cache", 100, policies::proxy_cache::build),
     #[cfg(test)]
     entry("test-tag", 500, crate::testing::tag::build),
+    #[cfg(test)]
+    entry("test-tag-2", 400, crate::testing::tag::build_second),
 ];
 
 /// The entry for a policy name.

@@ -148,10 +148,18 @@ pub mod tag {
         reject: bool,
     }
 
-    struct Tag(Config);
+    struct Tag(Config, &'static str);
 
     pub fn build(v: &serde_json::Value, _: &BuildEnv<'_>) -> Result<Arc<dyn Policy>, PolicyError> {
-        Ok(Arc::new(Tag(parse_config(v)?)))
+        Ok(Arc::new(Tag(parse_config(v)?, "test-tag")))
+    }
+
+    /// The same policy under a second type name, to put two on one route.
+    pub fn build_second(
+        v: &serde_json::Value,
+        _: &BuildEnv<'_>,
+    ) -> Result<Arc<dyn Policy>, PolicyError> {
+        Ok(Arc::new(Tag(parse_config(v)?, "test-tag-2")))
     }
 
     fn append(h: &mut http::HeaderMap, tag: &str) {
@@ -166,7 +174,7 @@ pub mod tag {
 
     impl Policy for Tag {
         fn kind(&self) -> &'static str {
-            "test-tag"
+            self.1
         }
         fn on_request<'a>(&'a self, req: &'a mut RequestHead, _: &'a mut PolicyCtx) -> Step<'a> {
             append(&mut req.parts.headers, &self.0.tag);
