@@ -194,3 +194,40 @@ async fn consumers_do_not_share_entries() {
     })
     .await;
 }
+
+async fn delete(url: &str) -> FullResponse {
+    let req = Request::builder().method(Method::DELETE).uri(url);
+    send(req.body(Full::new(bytes::Bytes::new())).expect("request"))
+        .await
+        .expect("send")
+}
+
+#[tokio::test]
+async fn the_admin_listener_purges_a_route_cache() {
+    bounded(60, async {
+        let (cached, no_store) = upstreams().await;
+        let (a, b) = (cached.addr(), no_store.addr());
+        let (_process, ports) = start_pylon(|p| config(p, a, b)).await;
+        for path in ["/cached/one", "/cached/two", "/cached/one"] {
+            get(&ports.url(path), &[]).await;
+        }
+        assert_eq!(get(&ports.url("/cached/one"), &[]).await.header("x-cache-status"), Some("HIT"));
+
+        // Only entries under a prefix.
+        let r = delete(&ports.admin_url("/cache/routes/cached?prefix=/cached/one")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json().expect("json")["purged"], 1);
+        assert_eq!(get(&ports.url("/cached/one"), &[]).await.header("x-cache-status"), Some("MISS"));
+        assert_eq!(get(&ports.url("/cached/two"), &[]).await.header("x-cache-status"), Some("HIT"));
+
+        // The whole route.
+        let r = delete(&ports.admin_url("/cache/routes/cached")).await;
+        assert_eq!(r.json().expect("json")["purged"], 2);
+        assert_eq!(get(&ports.url("/cached/two"), &[]).await.header("x-cache-status"), Some("MISS"));
+
+        let r = delete(&ports.admin_url("/cache/routes/nope")).await;
+        assert_eq!(r.status, 404);
+        assert_eq!(r.json().expect("json")["error"]["code"], "not_found");
+    })
+    .await;
+}
