@@ -188,6 +188,7 @@ stop_bg "$pid"
 # proxies everything to the origin; prints its path and sets PYLON_PORT/ADMIN_PORT.
 pylon_config() {
 	local name=$1 extra=${2:-} cfg="$BENCH_TMP/$1.yaml"
+	local access_log=${ACCESS_LOG:-"{ enabled: false }"}
 	PYLON_PORT=$(free_port)
 	ADMIN_PORT=$(free_port)
 	cat >"$cfg" <<EOF
@@ -195,7 +196,7 @@ server:
   admin_listen: 127.0.0.1:$ADMIN_PORT
   data_dir: $BENCH_TMP/$name-data
   watch_config: false
-  access_log: { enabled: false }
+  access_log: $access_log
 listeners:
   - name: bench
     bind: 127.0.0.1:$PYLON_PORT
@@ -236,13 +237,33 @@ if [[ "$SKIP_PYLON" != 1 ]]; then
 	run_pylon pylon "$PYLON_CFG"
 	PLAIN_RSS=$PYLON_RSS_MB
 
-	# ---- HOOK: further Pylon runs --------------------------------------------
-	# Key-auth + rate-limit runs come in a later issue. Add each one here as:
-	#   pylon_config pylon-keyauth "<extra top-level YAML, e.g. consumers/policies>"
-	#   run_pylon pylon-keyauth "$PYLON_CFG" -H "apikey: bench-key"
-	# Each run appends one row to the table; the ratio line compares the plain
-	# `pylon` run with `nginx` only.
-	# --------------------------------------------------------------------------
+	# ---- Pylon with policies ------------------------------------------------
+	# key-auth on every route, a rate limit that never trips, and the access log
+	# written to a file: first with the in-process limiter, then with Redis.
+	policies() {
+		cat <<EOF
+consumers:
+  - name: bench
+    credentials: [{ type: key_auth, key: bench-key-0001 }]
+policies:
+  - name: key-auth
+  - name: rate-limit
+    config:
+      key_by: consumer
+      limits: [{ per: second, limit: 100000000 }]
+      backend: $1
+EOF
+	}
+	ACCESS_LOG="{ enabled: true, output: $BENCH_TMP/access.log }" \
+		pylon_config pylon-policies "$(policies local)"
+	run_pylon pylon-policies "$PYLON_CFG" -H "x-api-key: bench-key-0001"
+	if [[ "${SKIP_REDIS:-0}" != 1 ]] && [[ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" == PONG ]]; then
+		ACCESS_LOG="{ enabled: true, output: $BENCH_TMP/access-redis.log }" \
+			pylon_config pylon-redis "$(policies redis)"
+		run_pylon pylon-redis "$PYLON_CFG" -H "x-api-key: bench-key-0001"
+	else
+		log "Redis not answering on 127.0.0.1:6379 (or SKIP_REDIS=1): no pylon-redis run"
+	fi
 fi
 
 # ---- report -----------------------------------------------------------------
@@ -261,5 +282,11 @@ echo "pylon idle RSS: ${PLAIN_RSS} MB"
 awk '
 	$1 == "nginx" { nr = $2; np99 = $4 }
 	$1 == "pylon" { pr = $2; pp99 = $4 }
-	END { printf "pylon/nginx throughput ratio: %.2f, p99 ratio: %.2f\n", pr / nr, (np99 > 0 ? pp99 / np99 : 0) }
+	$1 == "pylon-policies" { lr = $2 }
+	$1 == "pylon-redis" { rr = $2 }
+	END {
+		if (lr > 0) printf "policies (key-auth + local rate limit + access log) / plain pylon throughput ratio: %.2f\n", lr / pr
+		if (rr > 0) printf "policies (key-auth + redis rate limit + access log) / plain pylon throughput ratio: %.2f\n", rr / pr
+		printf "pylon/nginx throughput ratio: %.2f, p99 ratio: %.2f\n", pr / nr, (np99 > 0 ? pp99 / np99 : 0)
+	}
 ' "$TABLE" | tee -a "$RESULTS_DIR/summary.txt"
