@@ -31,11 +31,43 @@ pub struct Entry {
 }
 
 /// Every built-in policy, by name.
-pub static REGISTRY: &[Entry] = &[Entry {
-    name: "key-auth",
-    priority: 1250,
-    build: policies::key_auth::build,
-}];
+pub static REGISTRY: &[Entry] = &[
+    Entry {
+        name: "key-auth",
+        priority: 1250,
+        build: policies::key_auth::build,
+    },
+    Entry {
+        name: "real-ip",
+        priority: 3100,
+        build: policies::real_ip::build,
+    },
+    Entry {
+        name: "ip-restriction",
+        priority: 3000,
+        build: policies::ip_restriction::build,
+    },
+    Entry {
+        name: "threat-protection",
+        priority: 2900,
+        build: policies::threat_protection::build,
+    },
+    Entry {
+        name: "api-lifecycle",
+        priority: 2100,
+        build: policies::api_lifecycle::build,
+    },
+    Entry {
+        name: "cors",
+        priority: 2000,
+        build: policies::cors::build,
+    },
+    Entry {
+        name: "request-validator",
+        priority: 850,
+        build: policies::request_validator::build,
+    },
+];
 
 /// The entry for a policy name.
 pub fn lookup(name: &str) -> Option<&'static Entry> {
