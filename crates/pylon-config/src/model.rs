@@ -497,12 +497,15 @@ pub struct RouteConfig {
     pub rewrite: Option<RewriteConfig>,
     #[serde(default)]
     pub host_header: HostHeader,
-    /// Name of the upstream to proxy to. Exactly one of `upstream` and `respond`.
+    /// Name of the upstream to proxy to. Exactly one of `upstream`, `respond` and `aggregate`.
     #[serde(default)]
     pub upstream: Option<String>,
     /// A fixed response served by Pylon itself.
     #[serde(default)]
     pub respond: Option<StaticResponse>,
+    /// Call several upstreams and merge their JSON answers.
+    #[serde(default)]
+    pub aggregate: Option<AggregateConfig>,
     /// Overrides of the upstream's timeouts for this route.
     #[serde(default)]
     pub timeouts: Option<TimeoutConfig>,

@@ -155,3 +155,45 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub policies: Vec<PolicyConfig>,
 }
+
+/// A route that calls several upstreams in parallel and merges their JSON
+/// answers into one document under the parts' names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateConfig {
+    pub parts: Vec<AggregatePart>,
+    #[serde(default)]
+    pub on_failure: AggregateFailure,
+}
+
+/// One call of an aggregate route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatePart {
+    /// Key of this part's answer in the merged document.
+    pub name: String,
+    pub upstream: String,
+    /// Upstream path; `{param}` inserts the route's path parameters.
+    pub path: String,
+    /// Pass the client's query string on.
+    #[serde(default)]
+    pub forward_query: bool,
+    #[serde(default = "default_part_timeout", with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+}
+
+fn default_part_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(5)
+}
+
+/// What a failed part does to the whole answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateFailure {
+    /// Any failed part fails the request (502).
+    #[default]
+    Error,
+    /// Answer with the parts that worked; failed parts are `null` and listed
+    /// under `_errors` with their reason.
+    Partial,
+}

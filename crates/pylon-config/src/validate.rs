@@ -237,13 +237,13 @@ impl Validator {
         for (i, r) in cfg.routes.iter().enumerate() {
             let p = format!("routes[{i}]");
             self.name(&format!("{p}.name"), &r.name, &mut names, "route");
-            match (&r.upstream, &r.respond) {
-                (Some(u), None) => {
+            match (&r.upstream, &r.respond, &r.aggregate) {
+                (Some(u), None, None) => {
                     if !upstreams.contains(u.as_str()) {
                         self.push(format!("{p}.upstream"), format!("no upstream named `{u}`"));
                     }
                 }
-                (None, Some(s)) => {
+                (None, Some(s), None) => {
                     if !(100..=599).contains(&s.status) {
                         self.push(format!("{p}.respond.status"), "must be between 100 and 599");
                     }
@@ -257,9 +257,10 @@ impl Validator {
                         }
                     }
                 }
+                (None, None, Some(a)) => self.aggregate(&format!("{p}.aggregate"), a, &upstreams),
                 _ => self.push(
                     p.clone(),
-                    "exactly one of `upstream` and `respond` is required",
+                    "exactly one of `upstream`, `respond` and `aggregate` is required",
                 ),
             }
             for (j, l) in r.listeners.iter().enumerate() {

@@ -60,6 +60,39 @@ impl Validator {
         }
     }
 
+    pub(crate) fn aggregate(&mut self, p: &str, a: &AggregateConfig, upstreams: &HashSet<&str>) {
+        if a.parts.is_empty() {
+            self.push(format!("{p}.parts"), "at least one part is needed");
+        }
+        let mut names = HashSet::new();
+        for (i, part) in a.parts.iter().enumerate() {
+            let pp = format!("{p}.parts[{i}]");
+            if part.name.is_empty() || part.name.starts_with('_') {
+                self.push(
+                    format!("{pp}.name"),
+                    "must be non-empty and not start with `_`",
+                );
+            } else if !names.insert(part.name.as_str()) {
+                self.push(
+                    format!("{pp}.name"),
+                    format!("duplicate part name `{}`", part.name),
+                );
+            }
+            if !upstreams.contains(part.upstream.as_str()) {
+                self.push(
+                    format!("{pp}.upstream"),
+                    format!("no upstream named `{}`", part.upstream),
+                );
+            }
+            if !part.path.starts_with('/') {
+                self.push(format!("{pp}.path"), "must start with `/`");
+            }
+            if part.timeout.is_zero() {
+                self.push(format!("{pp}.timeout"), "must be more than zero");
+            }
+        }
+    }
+
     fn credential(&mut self, p: &str, cred: &CredentialConfig, seen: &mut Credentials) {
         if let Some(id) = cred.id()
             && !seen.ids.insert(id.to_string())

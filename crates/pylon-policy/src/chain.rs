@@ -21,6 +21,9 @@ use crate::shared::Shared;
 struct Slot {
     priority: i32,
     policy: Arc<dyn Policy>,
+    /// A disabled policy still overrides (switches off) a less specific one
+    /// of the same type; it is dropped after merging.
+    enabled: bool,
 }
 
 type Slots = Arc<[Slot]>;
@@ -39,6 +42,7 @@ pub struct Chain {
     anonymous: Option<Arc<Consumer>>,
     challenges: Option<String>,
     groups: Arc<HashMap<String, Vec<Slot>>>,
+    metrics: pylon_telemetry::Metrics,
 }
 
 /// Which policies a request went through, kept in its context for the later phases.
@@ -83,6 +87,16 @@ impl Chain {
             crate::identity::strip(&mut req.parts.headers);
         }
         let outcome = self.run_request(req, ctx).await;
+        if let RequestOutcome::Reject(rej) = &outcome {
+            let slots = ctx.ran.merged.as_ref().unwrap_or(&self.slots);
+            let kind = ctx
+                .ran
+                .count
+                .checked_sub(1)
+                .and_then(|i| slots.get(i))
+                .map_or("chain", |s| s.policy.kind());
+            self.metrics.policy_rejection(kind, rej.code);
+        }
         if matches!(outcome, RequestOutcome::Continue)
             && self.last_auth.is_some()
             && let Some(c) = &ctx.consumer
@@ -178,6 +192,7 @@ impl Chain {
             return None;
         }
         let mut rest: Vec<Slot> = slots[from..].to_vec();
+        // Disabled group policies switch the route's off for the group's members.
         for slot in extra {
             let kind = slot.policy.kind();
             // A group's policy replaces the route's of the same type; a type
@@ -190,6 +205,7 @@ impl Chain {
                 None => rest.push(slot.clone()),
             }
         }
+        rest.retain(|s| s.enabled);
         rest.sort_by_key(|s| std::cmp::Reverse(s.priority));
         let mut out: Vec<Slot> = slots[..from].to_vec();
         out.extend(rest);
@@ -213,12 +229,13 @@ impl ChainSet {
                 consumers: &consumers,
                 shared,
                 scope,
+                config: cfg,
             };
             let mut out: Vec<Slot> = Vec::new();
             for (j, p) in list.iter().enumerate() {
                 let at = format!("{path}[{j}]");
                 match build_one(p, &env) {
-                    Ok(Some(slot)) => {
+                    Ok(slot) => {
                         if out.iter().any(|s| s.policy.kind() == slot.policy.kind()) {
                             issues.push(ConfigIssue::new(
                                 format!("{at}.name"),
@@ -227,7 +244,6 @@ impl ChainSet {
                         }
                         out.push(slot);
                     }
-                    Ok(None) => {}
                     Err(PolicyError::Unknown(name)) => issues.push(ConfigIssue::new(
                         format!("{at}.name"),
                         format!(
@@ -304,6 +320,7 @@ impl ChainSet {
                     slots.push(inherited.clone());
                 }
             }
+            slots.retain(|s| s.enabled);
             slots.sort_by_key(|s| std::cmp::Reverse(s.priority));
             let last_auth = slots.iter().rposition(|s| s.policy.is_auth());
             let anonymous = match slots.iter().find_map(|s| s.policy.anonymous()) {
@@ -327,6 +344,7 @@ impl ChainSet {
                 anonymous,
                 challenges,
                 groups: groups.clone(),
+                metrics: shared.metrics().clone(),
             }));
         }
         if issues.is_empty() {
@@ -342,14 +360,12 @@ impl ChainSet {
     }
 }
 
-fn build_one(p: &PolicyConfig, env: &BuildEnv<'_>) -> Result<Option<Slot>, PolicyError> {
+fn build_one(p: &PolicyConfig, env: &BuildEnv<'_>) -> Result<Slot, PolicyError> {
     let entry = registry::lookup(&p.name).ok_or_else(|| PolicyError::Unknown(p.name.clone()))?;
     let policy = (entry.build)(&p.config, env)?;
-    if !p.enabled {
-        return Ok(None);
-    }
-    Ok(Some(Slot {
+    Ok(Slot {
         priority: p.priority.unwrap_or(entry.priority),
         policy,
-    }))
+        enabled: p.enabled,
+    })
 }

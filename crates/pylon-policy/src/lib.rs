@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 mod chain;
+#[cfg(test)]
+mod chain_tests;
 mod check;
 mod consumer;
 mod context;

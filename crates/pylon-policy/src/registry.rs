@@ -18,6 +18,8 @@ pub struct BuildEnv<'a> {
     /// Where this instance is attached: `global`, `service:<name>`,
     /// `route:<name>` or `group:<name>`. Stable across reloads.
     pub scope: &'a str,
+    /// The whole config being built (to check references such as upstream names).
+    pub config: &'a pylon_config::Config,
 }
 
 /// Builds one policy from its `config`.
@@ -30,43 +32,28 @@ pub struct Entry {
     pub build: Builder,
 }
 
-/// Every built-in policy, by name.
+const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
+    Entry {
+        name,
+        priority,
+        build,
+    }
+}
+
+/// Every built-in policy, by name: `entry(name, default priority, builder)`.
+#[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
-    Entry {
-        name: "key-auth",
-        priority: 1250,
-        build: policies::key_auth::build,
-    },
-    Entry {
-        name: "real-ip",
-        priority: 3100,
-        build: policies::real_ip::build,
-    },
-    Entry {
-        name: "ip-restriction",
-        priority: 3000,
-        build: policies::ip_restriction::build,
-    },
-    Entry {
-        name: "threat-protection",
-        priority: 2900,
-        build: policies::threat_protection::build,
-    },
-    Entry {
-        name: "api-lifecycle",
-        priority: 2100,
-        build: policies::api_lifecycle::build,
-    },
-    Entry {
-        name: "cors",
-        priority: 2000,
-        build: policies::cors::build,
-    },
-    Entry {
-        name: "request-validator",
-        priority: 850,
-        build: policies::request_validator::build,
-    },
+    entry("real-ip", 3100, policies::real_ip::build),
+    entry("ip-restriction", 3000, policies::ip_restriction::build),
+    entry("threat-protection", 2900, policies::threat_protection::build),
+    entry("api-lifecycle", 2100, policies::api_lifecycle::build),
+    entry("cors", 2000, policies::cors::build),
+    entry("key-auth", 1250, policies::key_auth::build),
+    entry("request-validator", 850, policies::request_validator::build),
+    entry("canary", 700, policies::canary::build),
+    entry("mirror", 600, policies::mirror::build),
+    #[cfg(test)]
+    entry("test-tag", 500, crate::testing::tag::build),
 ];
 
 /// The entry for a policy name.

@@ -125,3 +125,59 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: Option<&str>) -> Re
         Err(e) => panic!("response: {e}"),
     }
 }
+
+/// A policy for pipeline tests: appends its `tag` to the request header
+/// `x-tags` and the response header `x-tags`; `reject: true` refuses with 403.
+pub mod tag {
+    use std::sync::Arc;
+
+    use http::{HeaderValue, StatusCode};
+    use serde::Deserialize;
+
+    use crate::context::{PolicyCtx, RequestHead, ResponseHead};
+    use crate::error::PolicyError;
+    use crate::policy::{Policy, Reject, Step};
+    use crate::registry::BuildEnv;
+    use crate::util::parse_config;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Config {
+        tag: String,
+        #[serde(default)]
+        reject: bool,
+    }
+
+    struct Tag(Config);
+
+    pub fn build(v: &serde_json::Value, _: &BuildEnv<'_>) -> Result<Arc<dyn Policy>, PolicyError> {
+        Ok(Arc::new(Tag(parse_config(v)?)))
+    }
+
+    fn append(h: &mut http::HeaderMap, tag: &str) {
+        let now = h
+            .get("x-tags")
+            .and_then(|v| v.to_str().ok())
+            .map_or(tag.to_string(), |v| format!("{v},{tag}"));
+        if let Ok(v) = HeaderValue::from_str(&now) {
+            h.insert("x-tags", v);
+        }
+    }
+
+    impl Policy for Tag {
+        fn kind(&self) -> &'static str {
+            "test-tag"
+        }
+        fn on_request<'a>(&'a self, req: &'a mut RequestHead, _: &'a mut PolicyCtx) -> Step<'a> {
+            append(&mut req.parts.headers, &self.0.tag);
+            if self.0.reject {
+                return Step::reject(Reject::new(StatusCode::FORBIDDEN, "tagged", "tag refused"));
+            }
+            Step::wait(async { Ok(crate::Flow::Continue) })
+        }
+        fn on_response(&self, resp: &mut ResponseHead, _: &mut PolicyCtx) -> Result<(), Reject> {
+            append(&mut resp.parts.headers, &self.0.tag);
+            Ok(())
+        }
+    }
+}

@@ -24,6 +24,7 @@ fn route(name: String, paths: Vec<PathMatch>) -> RouteConfig {
         host_header: Default::default(),
         upstream: Some("up".into()),
         respond: None,
+        aggregate: None,
         timeouts: None,
         service: None,
         policies: Vec::new(),

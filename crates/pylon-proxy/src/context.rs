@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use http::HeaderValue;
+use pylon_policy::{Chain, PolicyCtx};
 use pylon_telemetry::CallRecord;
 
 use crate::server::ConnInfo;
@@ -24,9 +25,28 @@ pub struct RequestContext {
     pub bytes_in: Arc<AtomicU64>,
     /// The upstream target serving the response; held until its body ends.
     pub selection: Option<Selection>,
+    /// The route's policy chain and the request's policy context, for the
+    /// log phase (only on routes with policies).
+    pub policy: Option<Box<(Arc<Chain>, PolicyCtx)>>,
 }
 
 impl RequestContext {
+    /// A context for a side request made on behalf of this one (a mirror
+    /// copy, an aggregate part): same connection and request id, its own
+    /// record, which is never emitted.
+    pub fn detached(&self) -> Self {
+        Self {
+            request_id: self.request_id.clone(),
+            start: Instant::now(),
+            conn: self.conn.clone(),
+            client_ip: self.client_ip,
+            record: CallRecord::new(std::time::SystemTime::now()),
+            bytes_in: Arc::new(AtomicU64::new(0)),
+            selection: None,
+            policy: None,
+        }
+    }
+
     pub fn request_id_str(&self) -> &str {
         self.request_id.to_str().unwrap_or("")
     }

@@ -47,14 +47,18 @@ enum AttemptError {
 }
 
 /// Proxy `req` to `upstream` and return the upstream's response, streaming.
-pub async fn forward(
+pub async fn forward<B>(
     snap: &Snapshot,
     ctx: &mut RequestContext,
     route: &CompiledRoute,
     upstream: &Arc<UpstreamRuntime>,
-    mut req: Request<Incoming>,
+    mut req: Request<B>,
     path: String,
-) -> Result<Response<ProxyBody>, GatewayError> {
+) -> Result<Response<ProxyBody>, GatewayError>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
     ctx.record.upstream = Some(upstream.name.clone());
     let upgrade = req.version() == Version::HTTP_11 && is_upgrade_request(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -331,7 +335,7 @@ fn finish_response(
     Ok(Response::from_parts(parts, idle.boxed()))
 }
 
-fn body_error(e: BoxError) -> GatewayError {
+pub(crate) fn body_error(e: BoxError) -> GatewayError {
     client_body_error(&*e).unwrap_or_else(|| {
         GatewayError::bad_request(
             "bad_request_body",

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use pylon_config::Config;
+use pylon_policy::Shared;
 use pylon_telemetry::{CallLog, Metrics};
 use tokio::sync::Mutex;
 use tracing::{error, info};
@@ -37,6 +38,8 @@ pub struct ReloadReport {
 /// The gateway process state shared by every connection.
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
+    /// Policy state that outlives snapshots (limiter counters, caches).
+    shared: Arc<Shared>,
     metrics: Metrics,
     call_log: CallLog,
     ready: AtomicBool,
@@ -51,7 +54,8 @@ impl Gateway {
         metrics: Metrics,
         call_log: CallLog,
     ) -> Result<Arc<Gateway>, GatewayError> {
-        let snapshot = Snapshot::compile(config, None)?;
+        let shared = Shared::with_metrics(metrics.clone());
+        let snapshot = Snapshot::compile(config, None, &shared)?;
         let mut bound = Vec::new();
         for l in &snapshot.config.listeners {
             bound.push(BoundListener::bind(l)?);
@@ -59,6 +63,7 @@ impl Gateway {
         let new_upstreams = snapshot.upstreams_not_in(None);
         let gw = Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
+            shared,
             metrics,
             call_log,
             ready: AtomicBool::new(false),
@@ -80,6 +85,11 @@ impl Gateway {
     /// The snapshot requests are served from right now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// Policy state shared across snapshots (e.g. for cache purges).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -130,7 +140,7 @@ impl Gateway {
     ) -> Result<ReloadReport, GatewayError> {
         let old = self.snapshot.load_full();
         let shutdown_timeout = config.server.shutdown_timeout;
-        let next = Snapshot::compile(config, Some(&old))?;
+        let next = Snapshot::compile(config, Some(&old), &self.shared)?;
 
         // Listeners: unchanged ones keep running; changed ones get their
         // settings swapped in place when the address is the same, otherwise a

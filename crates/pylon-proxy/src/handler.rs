@@ -19,9 +19,10 @@ use crate::context::{RequestContext, request_id};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::headers::check_smuggling;
+use crate::policy_flow::{Routed, serve_with_policies};
 use crate::router::{Lookup, RequestView, normalize_path};
 use crate::server::ConnInfo;
-use crate::snapshot::{RouteAction, Snapshot};
+use crate::snapshot::{CompiledRoute, RouteAction, Snapshot, UpstreamRuntime};
 
 /// Serve one request. Never fails: every error becomes a JSON response.
 pub async fn handle(
@@ -42,6 +43,7 @@ pub async fn handle(
         record,
         bytes_in: Arc::new(AtomicU64::new(0)),
         selection: None,
+        policy: None,
     };
     let span = tracing::debug_span!("request", id = ctx.request_id_str(), method = %req.method(), path = req.uri().path());
     let http1 = req.version() <= Version::HTTP_11;
@@ -229,8 +231,40 @@ async fn serve(
         return Err(GatewayError::not_found());
     };
     ctx.record.route = Some(route.name.clone());
-    match &route.action {
-        RouteAction::Respond(reply) => {
+    ctx.record.service = route.service.clone();
+    let rewritten = snap
+        .router
+        .has_rewrite(m.route)
+        .then(|| snap.router.rewrite(m.route, &m, &path));
+    if route.chain.is_empty() {
+        let upstream_path = rewritten.unwrap_or(path);
+        return run_action(snap, ctx, route, None, req, upstream_path, &m.params).await;
+    }
+    let upstream_path = rewritten.unwrap_or_else(|| path.clone());
+    let routed = Routed::new(m, path, upstream_path);
+    Ok(serve_with_policies(snap, ctx, route, routed, req).await)
+}
+
+/// The route's action: a static response or forwarding to its upstream (or
+/// to `upstream`, when a policy chose another one).
+pub(crate) async fn run_action<B>(
+    snap: &Arc<Snapshot>,
+    ctx: &mut RequestContext,
+    route: &CompiledRoute,
+    upstream: Option<&Arc<UpstreamRuntime>>,
+    req: Request<B>,
+    upstream_path: String,
+    params: &[(String, String)],
+) -> Result<Response<ProxyBody>, GatewayError>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<crate::client::BoxError>,
+{
+    match (&route.action, upstream) {
+        (_, Some(chosen)) => {
+            crate::forward::forward(snap, ctx, route, chosen, req, upstream_path).await
+        }
+        (RouteAction::Respond(reply), None) => {
             let mut resp = Response::new(if req.method() == Method::HEAD {
                 body::empty()
             } else {
@@ -242,13 +276,12 @@ async fn serve(
             }
             Ok(resp)
         }
-        RouteAction::Proxy(upstream) => {
-            let upstream_path = if snap.router.has_rewrite(m.route) {
-                snap.router.rewrite(m.route, &m, &path)
-            } else {
-                path
-            };
-            crate::forward::forward(snap, ctx, route, upstream, req, upstream_path).await
+        (RouteAction::Proxy(up), None) => {
+            crate::forward::forward(snap, ctx, route, up, req, upstream_path).await
+        }
+        (RouteAction::Aggregate(plan), None) => {
+            let (parts, _) = req.into_parts();
+            crate::aggregate::run(snap, ctx, route, plan, &parts, params).await
         }
     }
 }
@@ -318,6 +351,7 @@ fn finish(
     let start = ctx.start;
     let bytes_in = ctx.bytes_in;
     let selection = ctx.selection;
+    let policy = ctx.policy;
     let (parts, inner) = resp.into_parts();
     let observed = ObservedBody::new(inner, move |bytes, how| {
         record.bytes_out = bytes;
@@ -331,6 +365,9 @@ fn finish(
         }
         // Release the upstream target before the record leaves.
         drop(selection);
+        if let Some(p) = &policy {
+            p.0.on_log(&p.1, &mut record);
+        }
         gw.metrics().observe_request(&record);
         gw.call_log().emit(record);
     });

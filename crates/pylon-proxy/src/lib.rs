@@ -2,6 +2,7 @@
 //! balancing and health checking, and request forwarding.
 #![forbid(unsafe_code)]
 
+mod aggregate;
 pub mod body;
 pub mod client;
 pub mod context;
@@ -10,7 +11,9 @@ pub mod forward;
 pub mod gateway;
 pub mod handler;
 pub mod headers;
+mod mirror;
 pub mod ops;
+mod policy_flow;
 pub mod router;
 pub mod server;
 pub mod snapshot;

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
-use pylon_config::{Config, HostHeader, RouteConfig, TimeoutConfig, UpstreamConfig};
+use pylon_config::{Config, ConfigIssue, HostHeader, RouteConfig, TimeoutConfig, UpstreamConfig};
+use pylon_policy::{Chain, ChainSet, Shared};
 
+use crate::aggregate::AggregatePlan;
 use crate::client::UpstreamClient;
 use crate::router::Router;
 use crate::upstream::{ProbeFn, ProbeTarget, Upstream};
@@ -21,6 +23,16 @@ pub enum CompileError {
     Router(String),
     #[error("upstream `{name}`: {reason}")]
     Upstream { name: String, reason: String },
+    #[error("{}", policy_issues(.0))]
+    Policies(Vec<ConfigIssue>),
+}
+
+fn policy_issues(issues: &[ConfigIssue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("{}: {}", i.path, i.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// One upstream at run time: its balancer/health state and its connection pool.
@@ -127,6 +139,7 @@ impl UpstreamRuntime {
 pub enum RouteAction {
     Proxy(Arc<UpstreamRuntime>),
     Respond(StaticReply),
+    Aggregate(AggregatePlan),
 }
 
 /// A prepared static response.
@@ -139,6 +152,9 @@ pub struct StaticReply {
 /// A route ready to serve.
 pub struct CompiledRoute {
     pub name: Arc<str>,
+    pub service: Option<Arc<str>>,
+    /// The route's policies (global, service, route); empty when none apply.
+    pub chain: Arc<Chain>,
     pub action: RouteAction,
     pub host_header: HostHeader,
     pub timeouts: TimeoutConfig,
@@ -157,8 +173,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Compile `config`, reusing unchanged upstreams of `previous`.
-    pub fn compile(config: Config, previous: Option<&Snapshot>) -> Result<Snapshot, CompileError> {
+    /// Compile `config`, reusing unchanged upstreams of `previous`; policy
+    /// state lives in `shared` and carries over.
+    pub fn compile(
+        config: Config,
+        previous: Option<&Snapshot>,
+        shared: &Arc<Shared>,
+    ) -> Result<Snapshot, CompileError> {
         let mut upstreams = HashMap::new();
         for u in &config.upstreams {
             let reused = previous
@@ -173,10 +194,17 @@ impl Snapshot {
         }
         let router =
             Router::build(&config.routes).map_err(|e| CompileError::Router(e.to_string()))?;
+        let chains = ChainSet::build(&config, shared).map_err(CompileError::Policies)?;
         let routes = config
             .routes
             .iter()
-            .map(|r| compile_route(r, &upstreams))
+            .enumerate()
+            .map(|(i, r)| {
+                let chain = chains.route(i).cloned().ok_or_else(|| {
+                    CompileError::Router(format!("route `{}` has no policy chain", r.name))
+                })?;
+                compile_route(r, &upstreams, chain)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let request_id_header = HeaderName::from_bytes(config.server.request_id_header.as_bytes())
             .unwrap_or(HeaderName::from_static("x-request-id"));
@@ -210,9 +238,10 @@ impl Snapshot {
 fn compile_route(
     r: &RouteConfig,
     upstreams: &HashMap<String, Arc<UpstreamRuntime>>,
+    chain: Arc<Chain>,
 ) -> Result<CompiledRoute, CompileError> {
-    let (action, timeouts) = match (&r.upstream, &r.respond) {
-        (Some(name), _) => {
+    let (action, timeouts) = match (&r.upstream, &r.respond, &r.aggregate) {
+        (Some(name), _, _) => {
             let rt = upstreams
                 .get(name)
                 .cloned()
@@ -226,7 +255,7 @@ fn compile_route(
                 .unwrap_or_else(|| rt.config().timeouts.clone());
             (RouteAction::Proxy(rt), t)
         }
-        (None, Some(s)) => {
+        (None, Some(s), _) => {
             let headers = s
                 .headers
                 .iter()
@@ -244,7 +273,12 @@ fn compile_route(
             };
             (RouteAction::Respond(reply), TimeoutConfig::default())
         }
-        (None, None) => {
+        (None, None, Some(a)) => {
+            let plan = AggregatePlan::compile(a, upstreams)
+                .map_err(|reason| CompileError::Router(format!("route `{}`: {reason}", r.name)))?;
+            (RouteAction::Aggregate(plan), TimeoutConfig::default())
+        }
+        (None, None, None) => {
             return Err(CompileError::Router(format!(
                 "route `{}` has no upstream and no response",
                 r.name
@@ -253,6 +287,8 @@ fn compile_route(
     };
     Ok(CompiledRoute {
         name: Arc::from(r.name.as_str()),
+        service: r.service.as_deref().map(Arc::from),
+        chain,
         action,
         host_header: r.host_header.clone(),
         timeouts,

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
 }
 
 fn validate(file: &std::path::Path) -> ExitCode {
-    match pylon_config::load_file(file) {
+    match pylon_config::load_file_with(file, &pylon_policy::check) {
         Ok(_) => {
             println!("ok");
             ExitCode::SUCCESS

@@ -36,7 +36,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
 fn load(path: Option<&Path>) -> Result<Config> {
     match path {
         None => Ok(pylon_config::embedded_default()),
-        Some(p) => pylon_config::load_file(p).map_err(|e| {
+        Some(p) => pylon_config::load_file_with(p, &pylon_policy::check).map_err(|e| {
             for issue in e.to_string().lines() {
                 eprintln!("{issue}");
             }
@@ -121,7 +121,7 @@ async fn reload(gw: &Arc<Gateway>, path: Option<&Path>) {
         warn!("reload requested, but pylon runs on the embedded default config; nothing to reload");
         return;
     };
-    match pylon_config::load_file(path) {
+    match pylon_config::load_file_with(path, &pylon_policy::check) {
         Ok(cfg) => {
             // Errors are logged inside reload; the old config keeps serving.
             let _ = gw.reload(cfg).await;

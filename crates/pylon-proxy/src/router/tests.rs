@@ -17,6 +17,7 @@ pub(super) fn route(name: &str) -> RouteConfig {
         host_header: Default::default(),
         upstream: Some("up".into()),
         respond: None,
+        aggregate: None,
         timeouts: None,
         service: None,
         policies: Vec::new(),
