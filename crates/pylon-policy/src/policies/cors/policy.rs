@@ -37,15 +37,21 @@ const SAFELISTED: &[&str] = &[
 
 pub struct Cors {
     origins: Origins,
-    /// `None`: any method (reflected, or `*` without credentials).
-    methods: Option<HeaderValue>,
-    /// `None`: any header (the preflight's request is reflected).
-    headers: Option<HeaderValue>,
-    /// `Some(None)`: expose every header.
-    expose: Option<Option<HeaderValue>>,
+    methods: List,
+    headers: List,
+    expose: List,
     credentials: bool,
     max_age: Option<HeaderValue>,
     private_network: bool,
+}
+
+/// A configured list of methods or header names.
+enum List {
+    /// `*` was listed.
+    Any,
+    Empty,
+    /// The entries joined with `, `.
+    Values(HeaderValue),
 }
 
 /// What the request phase saw, for the response phase.
@@ -56,23 +62,27 @@ struct CorsState {
     preflight: bool,
 }
 
-fn joined(
+fn list(
     path: &str,
-    list: &[String],
+    items: &[String],
     check: impl Fn(&str, &str) -> Result<(), PolicyError>,
-) -> Result<Option<Option<HeaderValue>>, PolicyError> {
-    if list.iter().any(|s| s.trim() == "*") {
-        return Ok(None);
+) -> Result<List, PolicyError> {
+    if items.iter().any(|s| s.trim() == "*") {
+        return Ok(List::Any);
     }
-    for (i, s) in list.iter().enumerate() {
+    if items.is_empty() {
+        return Ok(List::Empty);
+    }
+    for (i, s) in items.iter().enumerate() {
         check(&format!("{path}[{i}]"), s.trim())?;
     }
-    if list.is_empty() {
-        return Ok(Some(None));
-    }
-    let v = list.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ");
+    let v = items
+        .iter()
+        .map(|s| s.trim())
+        .collect::<Vec<_>>()
+        .join(", ");
     HeaderValue::from_str(&v)
-        .map(|v| Some(Some(v)))
+        .map(List::Values)
         .map_err(|_| PolicyError::config(path, "not a valid header value"))
 }
 
@@ -86,28 +96,19 @@ pub fn build(
 ) -> Result<Arc<dyn Policy>, PolicyError> {
     let cfg: CorsConfig = parse_config(value)?;
     let origins = Origins::build(&cfg.allow_origins)?;
-    let methods = joined("allow_methods", &cfg.allow_methods, |p, s| {
+    let methods = list("allow_methods", &cfg.allow_methods, |p, s| {
         Method::from_bytes(s.as_bytes())
             .map(|_| ())
             .map_err(|_| PolicyError::config(p, format!("`{s}` is not a valid method")))
     })?;
-    let methods = match methods {
-        None => None,
-        Some(Some(v)) => Some(v),
-        Some(None) => {
-            return Err(PolicyError::config(
-                "allow_methods",
-                "at least one method (or `*`) is needed",
-            ));
-        }
-    };
-    let headers = joined("allow_headers", &cfg.allow_headers, check_header)?
-        .map(|v| v.unwrap_or(HeaderValue::from_static("")));
-    let expose = match joined("expose_headers", &cfg.expose_headers, check_header)? {
-        None => Some(None),
-        Some(None) => None,
-        Some(Some(v)) => Some(Some(v)),
-    };
+    if matches!(methods, List::Empty) {
+        return Err(PolicyError::config(
+            "allow_methods",
+            "at least one method (or `*`) is needed",
+        ));
+    }
+    let headers = list("allow_headers", &cfg.allow_headers, check_header)?;
+    let expose = list("expose_headers", &cfg.expose_headers, check_header)?;
     Ok(Arc::new(Cors {
         origins,
         methods,
@@ -163,17 +164,18 @@ impl Cors {
         }
         let asked_method = req.parts.headers.get(ACCESS_CONTROL_REQUEST_METHOD);
         let methods = match (&self.methods, asked_method) {
-            (Some(list), _) => Some(list.clone()),
-            (None, Some(m)) if self.credentials => Some(m.clone()),
-            (None, _) => Some(HeaderValue::from_static("*")),
+            (List::Values(v), _) => Some(v.clone()),
+            (List::Any, Some(m)) if self.credentials => Some(m.clone()),
+            (List::Any, _) => Some(HeaderValue::from_static("*")),
+            (List::Empty, _) => None,
         };
         if let Some(m) = methods {
             h.insert(ACCESS_CONTROL_ALLOW_METHODS, m);
         }
         let allow_headers = match &self.headers {
-            Some(list) if !list.is_empty() => Some(list.clone()),
-            Some(_) => None,
-            None => req
+            List::Values(v) => Some(v.clone()),
+            List::Empty => None,
+            List::Any => req
                 .parts
                 .headers
                 .get(ACCESS_CONTROL_REQUEST_HEADERS)
@@ -206,11 +208,11 @@ impl Cors {
 
     fn expose(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         match &self.expose {
-            None => None,
-            Some(Some(list)) => Some(list.clone()),
-            Some(None) if !self.credentials => Some(HeaderValue::from_static("*")),
+            List::Empty => None,
+            List::Values(v) => Some(v.clone()),
+            List::Any if !self.credentials => Some(HeaderValue::from_static("*")),
             // With credentials `*` is a literal name: list what the response has.
-            Some(None) => {
+            List::Any => {
                 let names: Vec<&str> = headers
                     .keys()
                     .map(HeaderName::as_str)
