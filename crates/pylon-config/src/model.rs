@@ -53,6 +53,10 @@ pub struct ServerConfig {
     pub via_header: bool,
     /// Watch the config file and reload on change (SIGHUP always reloads).
     pub watch_config: bool,
+    /// On routes with authentication, the header that tells the upstream the
+    /// consumer's name (with `X-Consumer-Groups`, `-Tenant`, `-Custom-Id`,
+    /// `X-Credential-Id`); an empty string sends none of them.
+    pub consumer_header: String,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +69,7 @@ impl Default for ServerConfig {
             request_id_header: "x-request-id".into(),
             via_header: true,
             watch_config: true,
+            consumer_header: "x-consumer-name".into(),
         }
     }
 }
@@ -125,6 +130,21 @@ pub enum ListenerProtocol {
 #[serde(deny_unknown_fields)]
 pub struct ListenerTlsConfig {
     pub certificates: Vec<CertificateConfig>,
+    /// Ask clients for certificates (mutual TLS), verified against `ca_file`.
+    #[serde(default)]
+    pub client_auth: Option<ClientAuthConfig>,
+}
+
+/// Client-certificate verification on a TLS listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuthConfig {
+    /// PEM file with the CA certificates that client certificates must chain to.
+    pub ca_file: String,
+    /// Refuse the handshake without a valid client certificate. When false a
+    /// certificate is optional, but one that is sent must be valid.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// A PEM certificate chain and key, served for the names in `server_names`

@@ -45,6 +45,11 @@ impl Validator {
         if http::HeaderName::from_bytes(s.request_id_header.as_bytes()).is_err() {
             self.push("server.request_id_header", "not a valid header name");
         }
+        if !s.consumer_header.is_empty()
+            && http::HeaderName::from_bytes(s.consumer_header.as_bytes()).is_err()
+        {
+            self.push("server.consumer_header", "not a valid header name");
+        }
         if s.access_log.queue_capacity == 0 {
             self.push("server.access_log.queue_capacity", "must be at least 1");
         }

@@ -43,6 +43,8 @@ pub struct Chain {
     challenges: Option<String>,
     groups: Arc<HashMap<String, Vec<Slot>>>,
     metrics: pylon_telemetry::Metrics,
+    /// Header carrying the consumer's name upstream; `None`: no identity headers.
+    identity: Option<http::HeaderName>,
 }
 
 /// Which policies a request went through, kept in its context for the later phases.
@@ -71,20 +73,20 @@ impl Chain {
                 .any(|s| s.policy.wants_request_body(parts))
     }
 
-    /// Whether a policy that ran wants this response's body in memory.
+    /// Whether a policy of the chain wants this response's body in memory.
     pub fn wants_response_body(&self, parts: &http::response::Parts, ctx: &PolicyCtx) -> bool {
         let slots = ctx.ran.merged.as_ref().unwrap_or(&self.slots);
         slots
             .iter()
-            .take(ctx.ran.count)
             .any(|s| s.policy.wants_response_body(parts, ctx))
     }
 
     /// Run the request phase. On a route with authentication, identity
     /// headers a client sent are removed and the identified consumer's are set.
     pub async fn on_request(&self, req: &mut RequestHead, ctx: &mut PolicyCtx) -> RequestOutcome {
-        if self.last_auth.is_some() {
-            crate::identity::strip(&mut req.parts.headers);
+        let identity = self.identity.as_ref().filter(|_| self.last_auth.is_some());
+        if let Some(h) = identity {
+            crate::identity::strip(&mut req.parts.headers, h);
         }
         let outcome = self.run_request(req, ctx).await;
         if let RequestOutcome::Reject(rej) = &outcome {
@@ -98,12 +100,13 @@ impl Chain {
             self.metrics.policy_rejection(kind, rej.code);
         }
         if matches!(outcome, RequestOutcome::Continue)
-            && self.last_auth.is_some()
+            && let Some(h) = identity
             && let Some(c) = &ctx.consumer
         {
             let anonymous = self.anonymous.as_ref().is_some_and(|a| Arc::ptr_eq(a, c));
             crate::identity::set(
                 &mut req.parts.headers,
+                h,
                 c,
                 ctx.credential.as_deref(),
                 anonymous,
@@ -151,11 +154,16 @@ impl Chain {
         RequestOutcome::Continue
     }
 
-    /// Run the response phase for the policies whose request phase ran.
+    /// Run the response phase for every policy of the chain (with the
+    /// consumer's group policies when they were merged), also those whose
+    /// request phase did not run because an earlier policy refused or
+    /// answered: CORS headers, custom error bodies and the like apply to
+    /// every answer. Policies keep whatever request-phase state they need in
+    /// `ctx.vars` and must not assume it is there.
     pub fn on_response(&self, resp: &mut ResponseHead, ctx: &mut PolicyCtx) -> Result<(), Reject> {
         let ran = ctx.ran.clone();
         let slots = ran.merged.as_ref().unwrap_or(&self.slots);
-        for s in slots.iter().take(ran.count) {
+        for s in slots.iter() {
             s.policy.on_response(resp, ctx)?;
         }
         Ok(())
@@ -170,7 +178,7 @@ impl Chain {
         record.credential = ctx.credential.clone();
         record.cache = ctx.cache_status;
         let slots = ctx.ran.merged.as_ref().unwrap_or(&self.slots);
-        for s in slots.iter().take(ctx.ran.count) {
+        for s in slots.iter() {
             s.policy.on_log(ctx, record);
         }
     }
@@ -308,6 +316,7 @@ impl ChainSet {
             groups.clear();
         }
         let groups = Arc::new(groups);
+        let identity = http::HeaderName::from_bytes(cfg.server.consumer_header.as_bytes()).ok();
         let mut chains = Vec::with_capacity(cfg.routes.len());
         for (i, (r, own)) in cfg.routes.iter().zip(route_slots).enumerate() {
             let mut slots: Vec<Slot> = own;
@@ -345,6 +354,7 @@ impl ChainSet {
                 challenges,
                 groups: groups.clone(),
                 metrics: shared.metrics().clone(),
+                identity: identity.clone(),
             }));
         }
         if issues.is_empty() {

@@ -47,7 +47,7 @@ async fn route_beats_service_beats_global_and_priority_orders() {
 }
 
 #[tokio::test]
-async fn request_phase_stops_at_a_rejection_and_response_phase_covers_what_ran() {
+async fn request_phase_stops_at_a_rejection_and_response_phase_covers_the_chain() {
     let extra = json!({
         "consumers": [{ "name": "alice", "credentials": [{ "type": "key_auth", "key": "alice-key-123" }] }],
     });
@@ -75,13 +75,15 @@ async fn request_phase_stops_at_a_rejection_and_response_phase_covers_what_ran()
     assert!(chain.on_response(&mut resp, &mut c).is_ok());
     assert_eq!(resp.parts.headers["x-tags"], "t");
 
-    // Only policies that ran see the response: a 401 from key-auth skips the tag.
+    // Every policy of the chain sees every answer, also a 401 from key-auth
+    // that stopped the request phase before the tag ran.
     let mut c = ctx();
     let mut req = request("GET", "/", &[]);
     assert!(run(&chain, &mut req, &mut c).await.is_err());
+    assert_eq!(tags(&req), "", "the tag's request phase did not run");
     let mut resp = response(401, &[], None);
     assert!(chain.on_response(&mut resp, &mut c).is_ok());
-    assert!(resp.parts.headers.get("x-tags").is_none());
+    assert_eq!(resp.parts.headers["x-tags"], "t");
 }
 
 #[tokio::test]
@@ -123,4 +125,29 @@ fn auth_policies_cannot_be_group_policies_and_duplicates_are_errors() {
         "{errs:?}"
     );
     assert!(errs.contains(&"consumer_groups[0].policies[0].name: authentication policies cannot be attached to a consumer group".to_string()), "{errs:?}");
+}
+
+#[tokio::test]
+async fn identity_header_name_is_configurable_or_off() {
+    let extra = |header: &str| {
+        json!({
+            "server": { "consumer_header": header },
+            "consumers": [{ "name": "alice", "credentials": [{ "type": "key_auth", "key": "alice-key-123" }] }],
+        })
+    };
+    let chain = crate::testing::chain(json!([{ "name": "key-auth" }]), extra("x-user"));
+    let mut req = request(
+        "GET",
+        "/",
+        &[("x-api-key", "alice-key-123"), ("x-user", "mallory")],
+    );
+    assert!(run(&chain, &mut req, &mut ctx()).await.is_ok());
+    assert_eq!(req.parts.headers["x-user"], "alice");
+    assert!(req.parts.headers.get("x-consumer-name").is_none());
+
+    let chain = crate::testing::chain(json!([{ "name": "key-auth" }]), extra(""));
+    let mut req = request("GET", "/", &[("x-api-key", "alice-key-123")]);
+    assert!(run(&chain, &mut req, &mut ctx()).await.is_ok());
+    assert!(req.parts.headers.get("x-consumer-name").is_none());
+    assert!(req.parts.headers.get("x-consumer-tenant").is_none());
 }

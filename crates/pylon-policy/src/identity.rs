@@ -23,15 +23,17 @@ const ALL: [HeaderName; 6] = [
 ];
 
 /// Remove identity headers a client may have sent to impersonate someone.
-pub fn strip(headers: &mut HeaderMap) {
+pub fn strip(headers: &mut HeaderMap, name_header: &HeaderName) {
+    headers.remove(name_header);
     for h in ALL {
         headers.remove(h);
     }
 }
 
-/// Set the identity headers for `consumer`.
+/// Set the identity headers for `consumer`; the name goes in `name_header`.
 pub fn set(
     headers: &mut HeaderMap,
+    name_header: &HeaderName,
     consumer: &Consumer,
     credential: Option<&str>,
     anonymous: bool,
@@ -41,7 +43,7 @@ pub fn set(
             headers.insert(name, v);
         }
     };
-    put(CONSUMER_NAME, &consumer.name);
+    put(name_header.clone(), &consumer.name);
     put(CONSUMER_TENANT, &consumer.tenant);
     if let Some(id) = &consumer.custom_id {
         put(CONSUMER_CUSTOM_ID, id);

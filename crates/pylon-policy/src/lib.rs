@@ -7,6 +7,7 @@
 //! plus one line in [`registry`].
 #![forbid(unsafe_code)]
 
+pub mod body;
 mod chain;
 #[cfg(test)]
 mod chain_tests;
@@ -20,6 +21,7 @@ pub mod policies;
 mod policy;
 pub mod registry;
 mod shared;
+pub mod template;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod util;

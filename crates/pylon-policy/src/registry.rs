@@ -48,8 +48,12 @@ pub static REGISTRY: &[Entry] = &[
     entry("threat-protection", 2900, policies::threat_protection::build),
     entry("api-lifecycle", 2100, policies::api_lifecycle::build),
     entry("cors", 2000, policies::cors::build),
+    entry("mtls-auth", 1600, policies::mtls_auth::build),
     entry("key-auth", 1250, policies::key_auth::build),
     entry("request-validator", 850, policies::request_validator::build),
+    entry("xml-json", 802, policies::xml_json::build),
+    entry("request-transformer", 801, policies::request_transformer::build),
+    entry("response-transformer", 800, policies::response_transformer::build),
     entry("canary", 700, policies::canary::build),
     entry("mirror", 600, policies::mirror::build),
     #[cfg(test)]

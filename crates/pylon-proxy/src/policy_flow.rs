@@ -60,6 +60,9 @@ pub(crate) async fn serve_with_policies(
     pctx.service = route.service.clone();
     pctx.path_params = routed.params;
     pctx.path = routed.path;
+    if !ctx.conn.client_cert_names.is_empty() {
+        pctx.client_cert_names = ctx.conn.client_cert_names.to_vec();
+    }
     let is_head = req.method() == Method::HEAD;
     let result = request_phase(
         snap,
@@ -236,7 +239,11 @@ fn set_length(headers: &mut HeaderMap, len: usize) {
 
 /// A policy's refusal as the gateway's JSON error, with the policy's headers.
 pub(crate) fn reject_response(rej: Reject, request_id: &str) -> Response<ProxyBody> {
-    let err = GatewayError::client(rej.status, rej.code, rej.message);
+    let err = if rej.status.is_server_error() {
+        GatewayError::gateway(rej.status, rej.code, rej.message)
+    } else {
+        GatewayError::client(rej.status, rej.code, rej.message)
+    };
     let mut resp = err.to_response(request_id);
     for (k, v) in rej.headers {
         resp.headers_mut().append(k, v);

@@ -33,6 +33,32 @@ pub enum Command {
         /// The config file (YAML or JSON).
         file: PathBuf,
     },
+    /// OpenAPI tools.
+    #[command(subcommand)]
+    Openapi(OpenapiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpenapiCommand {
+    /// Turn an OpenAPI 3 document into Pylon config: a service, one route per
+    /// operation, request validation from the schemas. Prints YAML (or writes
+    /// it to --output); the result passes `pylon validate` once the upstream exists.
+    Import {
+        /// The OpenAPI document (YAML or JSON).
+        spec: PathBuf,
+        /// Upstream the routes proxy to.
+        #[arg(long)]
+        upstream: String,
+        /// Also define the upstream with this target (`host:port` or URL).
+        #[arg(long)]
+        target: Option<String>,
+        /// Service name (default: from the document's title).
+        #[arg(long)]
+        service: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod logging;
+mod openapi;
 mod serve;
 mod watch;
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, OpenapiCommand};
 
 /// mimalloc: markedly cheaper than glibc malloc for the many small, short-lived
 /// allocations of request handling (see bench/README.md).
@@ -21,6 +22,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { file } => validate(&file),
+        Command::Openapi(OpenapiCommand::Import {
+            spec,
+            upstream,
+            target,
+            service,
+            output,
+        }) => {
+            let opts = openapi::ImportOptions {
+                service,
+                upstream,
+                target,
+            };
+            match openapi_import(&spec, &opts, output.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pylon: {}: {e:#}", spec.display());
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Serve(args) => {
             if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
                 eprintln!("pylon: {e}");
@@ -36,6 +57,26 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn openapi_import(
+    spec: &std::path::Path,
+    opts: &openapi::ImportOptions,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(spec)?;
+    let doc: serde_json::Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(&text)?
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("not valid YAML: {e}"))?
+    };
+    let config = openapi::import(&doc, opts)?;
+    let yaml = serde_saphyr::to_string(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match output {
+        Some(path) => std::fs::write(path, yaml)?,
+        None => print!("{yaml}"),
+    }
+    Ok(())
 }
 
 fn validate(file: &std::path::Path) -> ExitCode {

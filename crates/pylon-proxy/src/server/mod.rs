@@ -37,7 +37,7 @@ pub enum ServerError {
 }
 
 /// What the handler knows about the connection a request came on.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     pub listener: Arc<str>,
     pub peer: SocketAddr,
@@ -46,6 +46,8 @@ pub struct ConnInfo {
     pub max_body_bytes: u64,
     pub max_header_bytes: usize,
     pub redirect_https_port: Option<u16>,
+    /// Names in the client's verified TLS certificate (mutual TLS), if any.
+    pub client_cert_names: Arc<[String]>,
 }
 
 /// The per-connection settings of a listener; swapped in place when a reload
@@ -223,6 +225,7 @@ async fn accept_loop(
                     max_body_bytes: rt.config.limits.max_body_bytes,
                     max_header_bytes: rt.config.limits.max_header_bytes,
                     redirect_https_port: rt.config.redirect_https_port,
+                    client_cert_names: Arc::from(Vec::new()),
                 });
                 let watcher = graceful.watcher();
                 let gw = gateway.clone();
@@ -250,12 +253,13 @@ async fn serve_connection(
     info: Arc<ConnInfo>,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
-    let svc_info = info.clone();
-    let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let gw = gateway.clone();
-        let info = svc_info.clone();
-        async move { Ok::<_, std::convert::Infallible>(crate::handler::handle(gw, info, req).await) }
-    });
+    let service = |info: Arc<ConnInfo>| {
+        service_fn(move |req: hyper::Request<Incoming>| {
+            let gw = gateway.clone();
+            let info = info.clone();
+            async move { Ok::<_, std::convert::Infallible>(crate::handler::handle(gw, info, req).await) }
+        })
+    };
     let builder = &rt.builder;
     let handshake_timeout = rt.config.limits.header_read_timeout;
     let result = match &rt.tls {
@@ -270,7 +274,8 @@ async fn serve_connection(
                 debug!(peer = %info.peer, "no request bytes before the header read timeout");
                 return;
             }
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let conn =
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), service(info.clone()));
             watcher.watch(conn.into_owned()).await
         }
         Some(acceptor) => {
@@ -286,7 +291,20 @@ async fn serve_connection(
                         return;
                     }
                 };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
+            let info = match tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+            {
+                Some(leaf) => Arc::new(ConnInfo {
+                    client_cert_names: Arc::from(tls::client_cert_names(leaf)),
+                    ..(*info).clone()
+                }),
+                None => info.clone(),
+            };
+            let conn =
+                builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service(info));
             watcher.watch(conn.into_owned()).await
         }
     };

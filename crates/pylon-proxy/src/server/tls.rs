@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use pylon_config::{ListenerProtocol, ListenerTlsConfig};
+use pylon_config::{ClientAuthConfig, ListenerProtocol, ListenerTlsConfig};
 use rustls::ServerConfig;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -100,14 +100,17 @@ pub fn server_config(
         wildcard,
         default,
     };
-    let mut cfg = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ServerError::Tls {
             listener: listener.to_string(),
             reason: e.to_string(),
-        })?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
+        })?;
+    let builder = match &tls.client_auth {
+        None => builder.with_no_client_auth(),
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(listener, ca, provider)?),
+    };
+    let mut cfg = builder.with_cert_resolver(Arc::new(resolver));
     cfg.alpn_protocols = match protocol {
         ListenerProtocol::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
         ListenerProtocol::Http1 => vec![b"http/1.1".to_vec()],
@@ -117,6 +120,63 @@ pub fn server_config(
 }
 
 /// DNS names (including wildcards) in the leaf certificate's subjectAltName.
+/// Verifies client certificates against the CA file (mutual TLS).
+fn client_verifier(
+    listener: &str,
+    ca: &ClientAuthConfig,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, ServerError> {
+    let err = |reason: String| ServerError::Tls {
+        listener: listener.to_string(),
+        reason,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(&ca.ca_file)
+        .map_err(|e| err(format!("cannot read client CA file `{}`: {e}", ca.ca_file)))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| err(format!("bad PEM in `{}`: {e}", ca.ca_file)))?;
+        roots
+            .add(cert)
+            .map_err(|e| err(format!("unusable CA certificate in `{}`: {e}", ca.ca_file)))?;
+    }
+    if roots.is_empty() {
+        return Err(err(format!("no CA certificate in `{}`", ca.ca_file)));
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let builder = if ca.required {
+        builder
+    } else {
+        builder.allow_unauthenticated()
+    };
+    builder
+        .build()
+        .map_err(|e| err(format!("client certificate verifier: {e}")))
+}
+
+/// Names a verified client certificate carries: its subject common name and
+/// its DNS, email and URI subject alternative names.
+pub fn client_cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = parsed
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok().map(str::to_string))
+        .collect();
+    if let Ok(Some(san)) = parsed.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                x509_parser::extensions::GeneralName::DNSName(n)
+                | x509_parser::extensions::GeneralName::RFC822Name(n)
+                | x509_parser::extensions::GeneralName::URI(n) => names.push((*n).to_string()),
+                _ => {}
+            }
+        }
+    }
+    names
+}
+
 fn names_in_cert(ck: &CertifiedKey) -> Vec<String> {
     let Some(leaf) = ck.cert.first() else {
         return Vec::new();
@@ -157,6 +217,7 @@ mod tests {
         let a = write_cert(dir.path(), "a", &["a.example.com", "*.b.example.com"]);
         let tls = ListenerTlsConfig {
             certificates: vec![a.clone()],
+            client_auth: None,
         };
         server_config("l", &tls, ListenerProtocol::Auto).unwrap();
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&a.cert_file)
@@ -186,6 +247,7 @@ mod tests {
             "web",
             &ListenerTlsConfig {
                 certificates: vec![mixed],
+                client_auth: None,
             },
             ListenerProtocol::Auto,
         )
@@ -200,6 +262,7 @@ mod tests {
             "web",
             &ListenerTlsConfig {
                 certificates: vec![missing],
+                client_auth: None,
             },
             ListenerProtocol::Auto,
         )
