@@ -323,3 +323,29 @@ fn bad_config_names_the_field() {
         vec!["routes[0].policies[0].config.allow_methods: at least one method (or `*`) is needed"]
     );
 }
+
+#[tokio::test]
+async fn refusals_by_earlier_policies_get_cors_headers_when_cors_runs_first() {
+    let policies = |cors_priority: Option<i32>| {
+        json!([
+            { "name": "ip-restriction", "config": { "deny": ["127.0.0.1"] } },
+            { "name": "cors", "priority": cors_priority, "config": { "allow_origins": ["https://a.example"] } },
+        ])
+    };
+    for (priority, granted) in [(None, false), (Some(3200), true)] {
+        let chain = chain(policies(priority), json!({}));
+        let mut req = request("GET", "/", &[("origin", "https://a.example")]);
+        let mut ctx = ctx();
+        match run(&chain, &mut req, &mut ctx).await {
+            Err(e) => assert_eq!(e.code, "ip_forbidden"),
+            Ok(_) => panic!("allowed"),
+        }
+        let mut resp = response(403, &[], None);
+        assert!(chain.on_response(&mut resp, &mut ctx).is_ok());
+        assert_eq!(
+            hdr(&resp.parts.headers, "access-control-allow-origin").is_some(),
+            granted,
+            "cors priority {priority:?}"
+        );
+    }
+}
