@@ -165,7 +165,7 @@ impl Chain {
     /// closest to the upstream sees the response first. So the cache (100)
     /// stores the upstream's answer before a transformer (800) changes it,
     /// and on a cache hit the transformer runs once on the stored copy;
-    /// CORS (2000) adds its headers last, to whatever answers.
+    /// CORS (3200) adds its headers last, to whatever answers.
     pub fn on_response(&self, resp: &mut ResponseHead, ctx: &mut PolicyCtx) -> Result<(), Reject> {
         let merged = ctx.ran.merged.clone();
         let slots = merged.as_ref().unwrap_or(&self.slots);

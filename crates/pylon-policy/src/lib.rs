@@ -17,6 +17,7 @@ mod consumer;
 mod context;
 mod error;
 mod identity;
+mod ipset;
 pub mod policies;
 mod policy;
 pub mod registry;

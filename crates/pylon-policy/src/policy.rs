@@ -28,6 +28,9 @@ pub struct Reject {
     pub code: &'static str,
     pub message: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Structured detail rendered as `error.details` (e.g. the failing
+    /// fields of a validation).
+    pub details: Option<serde_json::Value>,
 }
 
 impl Reject {
@@ -37,6 +40,7 @@ impl Reject {
             code,
             message: message.into(),
             headers: Vec::new(),
+            details: None,
         }
     }
 
@@ -45,6 +49,12 @@ impl Reject {
         if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
             self.headers.push((name, v));
         }
+        self
+    }
+
+    /// Attach structured detail (`error.details` in the body).
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
         self
     }
 

@@ -43,6 +43,11 @@ const fn entry(name: &'static str, priority: i32, build: Builder) -> Entry {
 /// Every built-in policy, by name: `entry(name, default priority, builder)`.
 #[rustfmt::skip]
 pub static REGISTRY: &[Entry] = &[
+    entry("cors", 3200, policies::cors::build),
+    entry("real-ip", 3100, policies::real_ip::build),
+    entry("ip-restriction", 3000, policies::ip_restriction::build),
+    entry("threat-protection", 2900, policies::threat_protection::build),
+    entry("api-lifecycle", 2100, policies::api_lifecycle::build),
     entry("mtls-auth", 1600, policies::mtls_auth::build),
     entry("jwt", 1450, policies::jwt::build),
     entry("oauth2-introspection", 1400, policies::oauth2_introspection::build),
@@ -52,6 +57,7 @@ pub static REGISTRY: &[Entry] = &[
     entry("rate-limit", 910, policies::rate_limit::build),
     entry("concurrency-limit", 905, policies::concurrency_limit::build),
     entry("adaptive-throttle", 900, policies::adaptive_throttle::build),
+    entry("request-validator", 850, policies::request_validator::build),
     entry("xml-json", 802, policies::xml_json::build),
     entry("request-transformer", 801, policies::request_transformer::build),
     entry("response-transformer", 800, policies::response_transformer::build),

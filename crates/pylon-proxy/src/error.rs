@@ -24,6 +24,8 @@ pub struct GatewayError {
     pub message: String,
     pub origin: ErrorSource,
     pub retryable: bool,
+    /// Structured detail rendered as `error.details`.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl GatewayError {
@@ -39,6 +41,7 @@ impl GatewayError {
             message: message.into(),
             origin,
             retryable: false,
+            details: None,
         }
     }
 
@@ -70,7 +73,7 @@ impl GatewayError {
 
     /// The JSON body: `{"error":{"code","message","request_id"}}`.
     pub fn body(&self, request_id: &str) -> Bytes {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "error": {
                 "code": self.code,
                 "message": self.message,
@@ -78,6 +81,9 @@ impl GatewayError {
                 "request_id": request_id,
             }
         });
+        if let Some(d) = &self.details {
+            v["error"]["details"] = (**d).clone();
+        }
         Bytes::from(v.to_string())
     }
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
+use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::extract::{Path, Query};
 use axum::routing::{delete, get};
 use serde_json::json;
 use tokio::net::TcpListener;

@@ -239,11 +239,12 @@ fn set_length(headers: &mut HeaderMap, len: usize) {
 
 /// A policy's refusal as the gateway's JSON error, with the policy's headers.
 pub(crate) fn reject_response(rej: Reject, request_id: &str) -> Response<ProxyBody> {
-    let err = if rej.status.is_server_error() {
+    let mut err = if rej.status.is_server_error() {
         GatewayError::gateway(rej.status, rej.code, rej.message)
     } else {
         GatewayError::client(rej.status, rej.code, rej.message)
     };
+    err.details = rej.details.map(Box::new);
     let mut resp = err.to_response(request_id);
     for (k, v) in rej.headers {
         resp.headers_mut().append(k, v);

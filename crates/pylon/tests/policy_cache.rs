@@ -211,19 +211,39 @@ async fn the_admin_listener_purges_a_route_cache() {
         for path in ["/cached/one", "/cached/two", "/cached/one"] {
             get(&ports.url(path), &[]).await;
         }
-        assert_eq!(get(&ports.url("/cached/one"), &[]).await.header("x-cache-status"), Some("HIT"));
+        assert_eq!(
+            get(&ports.url("/cached/one"), &[])
+                .await
+                .header("x-cache-status"),
+            Some("HIT")
+        );
 
         // Only entries under a prefix.
         let r = delete(&ports.admin_url("/cache/routes/cached?prefix=/cached/one")).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json().expect("json")["purged"], 1);
-        assert_eq!(get(&ports.url("/cached/one"), &[]).await.header("x-cache-status"), Some("MISS"));
-        assert_eq!(get(&ports.url("/cached/two"), &[]).await.header("x-cache-status"), Some("HIT"));
+        assert_eq!(
+            get(&ports.url("/cached/one"), &[])
+                .await
+                .header("x-cache-status"),
+            Some("MISS")
+        );
+        assert_eq!(
+            get(&ports.url("/cached/two"), &[])
+                .await
+                .header("x-cache-status"),
+            Some("HIT")
+        );
 
         // The whole route.
         let r = delete(&ports.admin_url("/cache/routes/cached")).await;
         assert_eq!(r.json().expect("json")["purged"], 2);
-        assert_eq!(get(&ports.url("/cached/two"), &[]).await.header("x-cache-status"), Some("MISS"));
+        assert_eq!(
+            get(&ports.url("/cached/two"), &[])
+                .await
+                .header("x-cache-status"),
+            Some("MISS")
+        );
 
         let r = delete(&ports.admin_url("/cache/routes/nope")).await;
         assert_eq!(r.status, 404);
