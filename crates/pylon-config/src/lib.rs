@@ -7,6 +7,7 @@ mod error;
 mod load;
 pub mod model;
 mod model_policy;
+mod model_route;
 mod secret;
 mod target;
 mod validate;
