@@ -250,7 +250,7 @@ policies:
   - name: rate-limit
     config:
       key_by: consumer
-      limits: [{ per: second, limit: 100000000 }]
+      limits: [{ per: minute, limit: 50000000 }]
       backend: $1
 EOF
 	}
