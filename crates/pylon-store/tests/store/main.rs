@@ -1,0 +1,101 @@
+//! The store test suite: every behaviour is one async fn taking a [`harness::Ctx`], run
+//! once against SQLite (a temp file) and once against the real PostgreSQL (a fresh schema
+//! per test). PostgreSQL being unreachable fails the Postgres half; nothing is skipped.
+
+mod audit;
+mod auth;
+mod config;
+mod harness;
+mod tenants;
+
+/// Generates `sqlite::name` and `postgres::name` tests for each listed suite function.
+macro_rules! on_both_backends {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    crate::harness::run(crate::harness::Db::Sqlite, crate::$module::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    crate::harness::run(crate::harness::Db::Postgres, crate::$module::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    config::draft_put_with_stale_version_conflicts,
+    config::concurrent_draft_puts_have_one_winner,
+    config::publish_numbers_versions_and_stores_diff,
+    config::publish_with_stale_expected_draft_conflicts,
+    config::concurrent_publishes_get_distinct_consecutive_numbers,
+    config::rollback_appends_a_version_equal_to_the_target,
+    config::diff_between_any_two_versions,
+    config::list_versions_paginates_newest_first,
+    config::migrations_are_idempotent_and_data_survives_reopen,
+    audit::audit_filters,
+    audit::audit_keyset_pagination,
+    auth::token_create_authenticate_revoke,
+    auth::tokens_are_stored_as_digests_only,
+    auth::expired_tokens_do_not_authenticate,
+    auth::bootstrap_runs_once,
+    auth::concurrent_bootstrap_creates_one_admin,
+    auth::users_roles_and_version_conflicts,
+    tenants::tenants_crud_with_version_conflicts,
+    tenants::teams_crud_members_and_conflicts,
+);
+
+#[tokio::test]
+async fn unknown_url_scheme_is_a_config_error() {
+    let err = pylon_store::Store::open("mysql://localhost/x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, pylon_store::StoreError::Config(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn sqlite_default_style_url_creates_directory_and_uses_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}/nested/pylon-data/pylon.db?mode=rwc",
+        dir.path().display()
+    );
+    let store = pylon_store::Store::open(&url).await.unwrap();
+    assert!(dir.path().join("nested/pylon-data/pylon.db").exists());
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(fk, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_activation_sends_notify() {
+    use pylon_store::sql::CONFIG_CHANNEL;
+    let ctx = harness::Ctx::new(harness::Db::Postgres).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&harness::postgres_url())
+        .await
+        .unwrap();
+    listener.listen(CONFIG_CHANNEL).await.unwrap();
+    let published = ctx.store.config().publish("alice", "one", None).await;
+    // Other tests may publish concurrently on the same database: accept any version number.
+    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await;
+    ctx.cleanup().await;
+    published.unwrap();
+    let note = note.expect("no notification within 5s").unwrap();
+    assert_eq!(note.channel(), CONFIG_CHANNEL);
+    assert!(note.payload().parse::<i64>().is_ok(), "{}", note.payload());
+}
