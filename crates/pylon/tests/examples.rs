@@ -31,5 +31,8 @@ fn every_example_validates() {
         );
         checked += 1;
     }
-    assert!(checked >= 2, "expected at least two examples, found {checked}");
+    assert!(
+        checked >= 2,
+        "expected at least two examples, found {checked}"
+    );
 }
