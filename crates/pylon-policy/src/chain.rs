@@ -121,7 +121,7 @@ impl Chain {
         let mut i = 0;
         while i < slots.len() {
             let policy = &slots[i].policy;
-            let skip = policy.is_auth() && ctx.consumer.is_some();
+            let skip = policy.auth().is_some() && ctx.consumer.is_some();
             let had_consumer = ctx.consumer.is_some();
             if !skip {
                 ctx.ran.count = i + 1;
@@ -143,7 +143,7 @@ impl Chain {
             {
                 last_auth = merged[i + 1..]
                     .iter()
-                    .rposition(|s| s.policy.is_auth())
+                    .rposition(|s| s.policy.auth().is_some())
                     .map(|p| p + i + 1)
                     .or(last_auth.filter(|&a| a <= i));
                 slots = merged.clone();
@@ -310,7 +310,7 @@ impl ChainSet {
         }
         for (i, g) in cfg.consumer_groups.iter().enumerate() {
             for (j, s) in groups.get(&g.name).into_iter().flatten().enumerate() {
-                if s.policy.is_auth() {
+                if s.policy.auth().is_some() {
                     issues.push(ConfigIssue::new(
                         format!("consumer_groups[{i}].policies[{j}].name"),
                         "authentication policies cannot be attached to a consumer group",
@@ -337,8 +337,11 @@ impl ChainSet {
             }
             slots.retain(|s| s.enabled);
             slots.sort_by_key(|s| std::cmp::Reverse(s.priority));
-            let last_auth = slots.iter().rposition(|s| s.policy.is_auth());
-            let anonymous = match slots.iter().find_map(|s| s.policy.anonymous()) {
+            let last_auth = slots.iter().rposition(|s| s.policy.auth().is_some());
+            let anonymous = match slots
+                .iter()
+                .find_map(|s| s.policy.auth().and_then(|a| a.anonymous))
+            {
                 Some(name) => match consumers.by_name(name) {
                     Some(c) => Some(c.clone()),
                     None => {
@@ -351,7 +354,10 @@ impl ChainSet {
                 },
                 None => None,
             };
-            let challenges: Vec<&str> = slots.iter().filter_map(|s| s.policy.challenge()).collect();
+            let challenges: Vec<&str> = slots
+                .iter()
+                .filter_map(|s| s.policy.auth().and_then(|a| a.challenge))
+                .collect();
             let challenges = (!challenges.is_empty()).then(|| challenges.join(", "));
             chains.push(Arc::new(Chain {
                 slots: slots.into(),

@@ -32,6 +32,6 @@ pub use check::check;
 pub use consumer::{Consumer, Consumers, hash_key};
 pub use context::{PolicyCtx, RequestHead, ResponseHead};
 pub use error::PolicyError;
-pub use policy::{BoxFuture, Flow, Policy, PolicyResult, Reject, Step};
+pub use policy::{AuthRole, BoxFuture, Flow, Policy, PolicyResult, Reject, Step};
 pub use registry::BuildEnv;
 pub use shared::Shared;

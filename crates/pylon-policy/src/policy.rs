@@ -110,6 +110,15 @@ impl<'a> Step<'a> {
     }
 }
 
+/// What an authentication policy tells the chain.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthRole<'a> {
+    /// The consumer to use when no credential is given.
+    pub anonymous: Option<&'a str>,
+    /// The `WWW-Authenticate` challenge this policy answers to.
+    pub challenge: Option<&'a str>,
+}
+
 /// A traffic or security policy. Every phase has a no-op default; a policy
 /// implements the phases it needs. Policies must never panic: every failure is
 /// a [`Reject`].
@@ -133,21 +142,12 @@ pub trait Policy: Send + Sync + 'static {
         false
     }
 
-    /// Authentication policies: several on one route, the first that finds
-    /// its credential wins; one that finds none leaves the request to the next.
-    /// After the last one, a request still without a consumer is refused
-    /// (401, with every challenge) unless an anonymous consumer is configured.
-    fn is_auth(&self) -> bool {
-        false
-    }
-
-    /// For authentication policies: the consumer to use when no credential is given.
-    fn anonymous(&self) -> Option<&str> {
-        None
-    }
-
-    /// For authentication policies: the `WWW-Authenticate` challenge they answer to.
-    fn challenge(&self) -> Option<&str> {
+    /// Authentication policies say so here. Several may sit on one route:
+    /// the first that finds its credential wins; one that finds none leaves
+    /// the request to the next. After the last one, a request still without
+    /// a consumer is refused (401, with every challenge) unless one of them
+    /// names an anonymous consumer.
+    fn auth(&self) -> Option<AuthRole<'_>> {
         None
     }
 

@@ -12,7 +12,7 @@ use super::index::{BasicIndex, cache_key};
 use crate::auth::clock::Clock;
 use crate::context::{PolicyCtx, RequestHead};
 use crate::error::PolicyError;
-use crate::policy::{Policy, PolicyResult, Reject, Step};
+use crate::policy::{AuthRole, Policy, PolicyResult, Reject, Step};
 use crate::registry::BuildEnv;
 use crate::util::parse_config;
 
@@ -95,16 +95,11 @@ impl Policy for BasicAuth {
         "basic-auth"
     }
 
-    fn is_auth(&self) -> bool {
-        true
-    }
-
-    fn anonymous(&self) -> Option<&str> {
-        self.anonymous.as_deref()
-    }
-
-    fn challenge(&self) -> Option<&str> {
-        Some(&self.challenge)
+    fn auth(&self) -> Option<AuthRole<'_>> {
+        Some(AuthRole {
+            anonymous: self.anonymous.as_deref(),
+            challenge: Some(&self.challenge),
+        })
     }
 
     fn on_request<'a>(&'a self, req: &'a mut RequestHead, ctx: &'a mut PolicyCtx) -> Step<'a> {

@@ -17,7 +17,7 @@ use crate::auth::{claim_text, consumer_for, invalid_token};
 use crate::consumer::{Consumer, Consumers};
 use crate::context::{PolicyCtx, RequestHead};
 use crate::error::PolicyError;
-use crate::policy::{Flow, Policy, PolicyResult, Reject, Step};
+use crate::policy::{AuthRole, Flow, Policy, PolicyResult, Reject, Step};
 use crate::registry::BuildEnv;
 use crate::util::parse_config;
 
@@ -195,16 +195,11 @@ impl Policy for Jwt {
         "jwt"
     }
 
-    fn is_auth(&self) -> bool {
-        true
-    }
-
-    fn anonymous(&self) -> Option<&str> {
-        self.anonymous.as_deref()
-    }
-
-    fn challenge(&self) -> Option<&str> {
-        Some(&self.challenge)
+    fn auth(&self) -> Option<AuthRole<'_>> {
+        Some(AuthRole {
+            anonymous: self.anonymous.as_deref(),
+            challenge: Some(&self.challenge),
+        })
     }
 
     fn on_request<'a>(&'a self, req: &'a mut RequestHead, ctx: &'a mut PolicyCtx) -> Step<'a> {

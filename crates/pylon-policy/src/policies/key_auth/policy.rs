@@ -8,7 +8,7 @@ use super::config::{KeyAuthConfig, KeySource};
 use crate::consumer::Consumers;
 use crate::context::{PolicyCtx, RequestHead};
 use crate::error::PolicyError;
-use crate::policy::{Policy, Reject, Step};
+use crate::policy::{AuthRole, Policy, Reject, Step};
 use crate::registry::BuildEnv;
 use crate::util::{header_name, parse_config};
 
@@ -116,16 +116,11 @@ impl Policy for KeyAuth {
         "key-auth"
     }
 
-    fn is_auth(&self) -> bool {
-        true
-    }
-
-    fn anonymous(&self) -> Option<&str> {
-        self.anonymous.as_deref()
-    }
-
-    fn challenge(&self) -> Option<&str> {
-        Some(&self.challenge)
+    fn auth(&self) -> Option<AuthRole<'_>> {
+        Some(AuthRole {
+            anonymous: self.anonymous.as_deref(),
+            challenge: Some(&self.challenge),
+        })
     }
 
     fn on_request<'a>(&'a self, req: &'a mut RequestHead, ctx: &'a mut PolicyCtx) -> Step<'a> {

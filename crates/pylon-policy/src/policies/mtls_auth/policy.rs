@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::consumer::{Consumer, Consumers};
 use crate::context::{PolicyCtx, RequestHead};
 use crate::error::PolicyError;
-use crate::policy::{Policy, Reject, Step};
+use crate::policy::{AuthRole, Policy, Reject, Step};
 use crate::registry::BuildEnv;
 use crate::util::parse_config;
 
@@ -56,12 +56,11 @@ impl Policy for MtlsAuth {
         "mtls-auth"
     }
 
-    fn is_auth(&self) -> bool {
-        true
-    }
-
-    fn anonymous(&self) -> Option<&str> {
-        self.anonymous.as_deref()
+    fn auth(&self) -> Option<AuthRole<'_>> {
+        Some(AuthRole {
+            anonymous: self.anonymous.as_deref(),
+            challenge: None,
+        })
     }
 
     fn on_request<'a>(&'a self, _req: &'a mut RequestHead, ctx: &'a mut PolicyCtx) -> Step<'a> {
