@@ -132,48 +132,46 @@ async fn request_phase(
         let copy = m.include_body.then(|| body.clone()).flatten();
         crate::mirror::send_copy(snap, ctx, route_index, m, &parts, copy, &upstream_path);
     }
-    match (body, stream) {
+    // The client's bytes were counted while reading a buffered body; the
+    // forwarded (possibly transformed) copy must not count again.
+    let mut counted = None;
+    let body: ProxyBody = match (body, stream) {
         (Some(bytes), _) => {
             if Some(bytes.len()) != read_len || !parts.headers.contains_key(header::CONTENT_LENGTH)
             {
                 set_length(&mut parts.headers, bytes.len());
             }
-            // The client's bytes were counted while reading; the forwarded
-            // (possibly transformed) copy must not count again.
-            let counted = std::mem::replace(&mut ctx.bytes_in, Arc::new(AtomicU64::new(0)));
-            let req = Request::from_parts(parts, body::full(bytes));
-            let out = run_action(
-                snap,
-                ctx,
-                route,
-                override_upstream.as_ref(),
-                req,
-                upstream_path,
-                &pctx.path_params,
-            )
-            .await;
-            ctx.bytes_in = counted;
-            out
+            counted = Some(std::mem::replace(
+                &mut ctx.bytes_in,
+                Arc::new(AtomicU64::new(0)),
+            ));
+            body::full(bytes)
         }
-        (None, Some(incoming)) => {
-            let req = Request::from_parts(parts, incoming);
-            run_action(
-                snap,
-                ctx,
-                route,
-                override_upstream.as_ref(),
-                req,
-                upstream_path,
-                &pctx.path_params,
-            )
-            .await
+        (None, Some(incoming)) => incoming.map_err(Into::into).boxed(),
+        (None, None) => {
+            return Err(GatewayError::gateway(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "request body lost",
+            ));
         }
-        (None, None) => Err(GatewayError::gateway(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "request body lost",
-        )),
+    };
+    let req = Request::from_parts(parts, body);
+    let params = &pctx.path_params;
+    let out = run_action(
+        snap,
+        ctx,
+        route,
+        override_upstream.as_ref(),
+        req,
+        upstream_path,
+        params,
+    )
+    .await;
+    if let Some(c) = counted {
+        ctx.bytes_in = c;
     }
+    out
 }
 
 async fn response_phase(
