@@ -175,3 +175,45 @@ async fn concurrency_limit_of_one_refuses_a_second_request_in_flight() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn adaptive_throttle_sheds_load_while_the_upstream_fails() {
+    bounded(60, async {
+        let failing = pylon_testkit::StatusServer::start_with(
+            pylon_testkit::CannedResponse::new(500).expect("canned"),
+        )
+        .await
+        .expect("upstream");
+        let addr = failing.addr();
+        let policies = json!([{ "name": "adaptive-throttle", "config": {
+            "error_rate_threshold": 0.2, "min_requests": 5, "window": "2s", "interval": "100ms",
+            "decrease": 0.5, "increase": 0.01, "min_admit": 0.1, "retry_after": "2s",
+        } }]);
+        let (_p, ports) = start_pylon(|p| config(p, addr, policies.clone())).await;
+        // Every answer is an upstream 500: the controller sees a 100 % error rate.
+        for _ in 0..10 {
+            assert_eq!(get(&ports.url("/"), &[]).await.status, 500);
+        }
+        let before = failing.request_count();
+        let mut shed = 0;
+        for _ in 0..40 {
+            let r = get(&ports.url("/"), &[]).await;
+            if r.status == 503 {
+                assert_eq!(r.json().expect("json")["error"]["code"], "overloaded");
+                assert_eq!(r.header("retry-after"), Some("2"));
+                shed += 1;
+            } else {
+                assert_eq!(r.status, 500);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let reached = failing.request_count() - before;
+        assert!(shed >= 10, "only {shed} of 40 requests were shed");
+        assert_eq!(
+            reached + shed,
+            40,
+            "shed requests must not reach the upstream"
+        );
+    })
+    .await;
+}
