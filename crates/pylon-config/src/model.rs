@@ -172,6 +172,9 @@ pub struct ListenerLimits {
     pub header_read_timeout: Duration,
     /// Largest request body in bytes; larger ones get 413.
     pub max_body_bytes: u64,
+    /// Largest request body read into memory for a policy that needs the
+    /// whole body (JSON transformations, validation); larger ones get 413.
+    pub max_buffered_body_bytes: u64,
     /// Concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
 }
@@ -183,6 +186,7 @@ impl Default for ListenerLimits {
             max_headers: 100,
             header_read_timeout: Duration::from_secs(10),
             max_body_bytes: 10 * 1024 * 1024 * 1024,
+            max_buffered_body_bytes: 8 * 1024 * 1024,
             max_concurrent_streams: 256,
         }
     }

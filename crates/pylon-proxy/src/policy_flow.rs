@@ -99,7 +99,11 @@ async fn request_phase(
     let mut head = RequestHead { parts, body: None };
     let mut stream = None;
     if chain.wants_request_body(&head.parts) {
-        let limited = LimitedBody::new(incoming, ctx.conn.max_body_bytes, ctx.bytes_in.clone());
+        let limit = ctx
+            .conn
+            .max_body_bytes
+            .min(ctx.conn.max_buffered_body_bytes);
+        let limited = LimitedBody::new(incoming, limit, ctx.bytes_in.clone());
         let collected = limited
             .collect()
             .await

@@ -152,3 +152,41 @@ async fn bad_policy_config_is_refused_with_its_path() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bodies_read_for_policies_are_bounded_by_their_own_limit() {
+    bounded(60, async {
+        let echo = EchoServer::start().await.expect("echo");
+        let addr = echo.addr();
+        let (_p, ports) = start_pylon(|p| {
+            let mut cfg = base_config(p);
+            cfg["listeners"][0]["limits"] = json!({ "max_buffered_body_bytes": 64 });
+            cfg["upstreams"] = json!([upstream("echo", addr)]);
+            cfg["routes"] = json!([
+                { "name": "edit", "match": { "paths": [{ "prefix": "/edit" }] }, "upstream": "echo",
+                  "policies": [{ "name": "request-transformer", "config": { "body": { "remove": ["/secret"] } } }] },
+                { "name": "plain", "match": { "paths": [{ "prefix": "/plain" }] }, "upstream": "echo" },
+            ]);
+            cfg
+        })
+        .await;
+        let post = |path: &str, body: String| {
+            Request::builder()
+                .method(Method::POST)
+                .uri(ports.url(path))
+                .header("content-type", "application/json")
+                .body(Full::new(bytes::Bytes::from(body)))
+                .expect("request")
+        };
+        let big = format!("{{\"secret\":1,\"pad\":\"{}\"}}", "x".repeat(200));
+        let r = send(post("/edit", big.clone())).await.expect("send");
+        assert_eq!(r.status, 413, "{}", r.text());
+        assert_eq!(r.json().expect("json")["error"]["code"], "body_too_large");
+        // Small bodies are edited; routes without body policies stream any size.
+        let r = send(post("/edit", "{\"secret\":1,\"a\":2}".into())).await.expect("send");
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json().expect("json")["body"], "{\"a\":2}");
+        assert_eq!(send(post("/plain", big)).await.expect("send").status, 200);
+    })
+    .await;
+}

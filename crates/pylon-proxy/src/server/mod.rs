@@ -44,6 +44,8 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     pub tls: bool,
     pub max_body_bytes: u64,
+    /// Limit for bodies read into memory for policies.
+    pub max_buffered_body_bytes: u64,
     pub max_header_bytes: usize,
     pub redirect_https_port: Option<u16>,
     /// Names in the client's verified TLS certificate (mutual TLS), if any.
@@ -223,6 +225,7 @@ async fn accept_loop(
                     local,
                     tls: rt.tls.is_some(),
                     max_body_bytes: rt.config.limits.max_body_bytes,
+                    max_buffered_body_bytes: rt.config.limits.max_buffered_body_bytes,
                     max_header_bytes: rt.config.limits.max_header_bytes,
                     redirect_https_port: rt.config.redirect_https_port,
                     client_cert_names: Arc::from(Vec::new()),
