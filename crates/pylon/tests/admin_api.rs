@@ -31,7 +31,20 @@ impl Drop for Node {
 }
 
 impl Node {
+    /// Starts a node on fresh ports; retries with new ports (up to three times) if one
+    /// was taken in between.
     async fn start(token: Option<&str>) -> Node {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Node::try_start(token).await {
+                Ok(node) => return node,
+                Err(e) => last = e,
+            }
+        }
+        panic!("pylon did not start in three attempts; last stderr:\n{last}");
+    }
+
+    async fn try_start(token: Option<&str>) -> Result<Node, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = Ports::fresh().expect("ports");
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr file");
@@ -51,14 +64,17 @@ impl Node {
             None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
         };
         let child = cmd.spawn().expect("spawn pylon");
-        let node = Node { child, dir, ports };
+        let mut node = Node { child, dir, ports };
         let url = node.ports.admin_url("/readyz");
         let ready = eventually(Duration::from_secs(15), || async {
             matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK)
         })
         .await;
-        assert!(ready, "pylon not ready; stderr:\n{}", node.stderr());
-        node
+        if ready && matches!(node.child.try_wait(), Ok(None)) {
+            Ok(node)
+        } else {
+            Err(node.stderr())
+        }
     }
 
     fn stderr(&self) -> String {
