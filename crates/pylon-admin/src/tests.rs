@@ -104,8 +104,7 @@ async fn a_refused_activation_records_no_version() {
         Bytes::from_static(b"{\"message\":\"m\"}"),
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(matches!(err, AdminError::Activation(_)), "{err:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(
@@ -142,8 +141,7 @@ async fn an_invalid_draft_is_not_activated() {
     );
     let err = publish(State(st), caller(Some(Role::Admin)), Bytes::new())
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     match err {
         AdminError::Validation(details) => {
             assert!(details.iter().any(|d| d.path.starts_with("listeners[0]")))
