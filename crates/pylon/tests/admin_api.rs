@@ -30,6 +30,27 @@ impl Drop for Node {
     }
 }
 
+/// `pylon serve` without `--config`, data in `dir/data`, listeners on `ports`.
+fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>) -> Child {
+    let stderr = std::fs::File::create(dir.join("stderr.log")).expect("stderr file");
+    let mut cmd = Command::new(pylon_bin());
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_remove("PYLON_CONFIG")
+        .env_remove("PYLON_STORE_URL")
+        .env("PYLON_DATA_DIR", dir.join("data"))
+        .env("PYLON_ADMIN_LISTEN", ports.admin_addr().to_string())
+        .env("PYLON_LISTEN", ports.proxy_addr().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    match token {
+        Some(t) => cmd.env("PYLON_ADMIN_TOKEN", t),
+        None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
+    };
+    cmd.spawn().expect("spawn pylon")
+}
+
 impl Node {
     /// Starts a node on fresh ports; retries with new ports (up to three times) if one
     /// was taken in between.
@@ -47,34 +68,35 @@ impl Node {
     async fn try_start(token: Option<&str>) -> Result<Node, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = Ports::fresh().expect("ports");
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr file");
-        let mut cmd = Command::new(pylon_bin());
-        cmd.arg("serve")
-            .current_dir(dir.path())
-            .env_remove("PYLON_CONFIG")
-            .env_remove("PYLON_STORE_URL")
-            .env("PYLON_DATA_DIR", dir.path().join("data"))
-            .env("PYLON_ADMIN_LISTEN", ports.admin_addr().to_string())
-            .env("PYLON_LISTEN", ports.proxy_addr().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        match token {
-            Some(t) => cmd.env("PYLON_ADMIN_TOKEN", t),
-            None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
-        };
-        let child = cmd.spawn().expect("spawn pylon");
+        let child = spawn(dir.path(), &ports, token);
         let mut node = Node { child, dir, ports };
-        let url = node.ports.admin_url("/readyz");
-        let ready = eventually(Duration::from_secs(15), || async {
-            matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK)
-        })
-        .await;
-        if ready && matches!(node.child.try_wait(), Ok(None)) {
+        if node.wait_ready().await {
             Ok(node)
         } else {
             Err(node.stderr())
         }
+    }
+
+    /// Stops the process (SIGKILL) and starts a new one on the same data dir and ports,
+    /// without `PYLON_ADMIN_TOKEN`: the store already has its admin.
+    async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.dir.path(), &self.ports, None);
+        assert!(
+            self.wait_ready().await,
+            "no restart; stderr:\n{}",
+            self.stderr()
+        );
+    }
+
+    async fn wait_ready(&mut self) -> bool {
+        let url = self.ports.admin_url("/readyz");
+        let ready = eventually(Duration::from_secs(15), || async {
+            matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK)
+        })
+        .await;
+        ready && matches!(self.child.try_wait(), Ok(None))
     }
 
     fn stderr(&self) -> String {
@@ -219,7 +241,7 @@ async fn unauthenticated_and_wrong_tokens_get_401_and_viewers_cannot_write() {
 #[tokio::test]
 async fn draft_publish_diff_rollback_and_audit() {
     bounded(90, async {
-        let node = Node::start(Some(TOKEN)).await;
+        let mut node = Node::start(Some(TOKEN)).await;
         // The empty store seeded the draft with the (env-adjusted) embedded default.
         let (s, h, draft) = node.get("/api/v1/config/draft").await;
         assert_eq!(s, StatusCode::OK);
@@ -312,6 +334,20 @@ async fn draft_publish_diff_rollback_and_audit() {
             node.proxy_status("/hello").await,
             200,
             "the published route serves"
+        );
+
+        // A restart without --config starts on the store's active version (2), not on
+        // the embedded default; no second bootstrap token is printed.
+        node.restart().await;
+        assert_eq!(
+            node.proxy_status("/hello").await,
+            200,
+            "served after restart"
+        );
+        assert!(
+            !node.stderr().contains("bootstrap token"),
+            "{}",
+            node.stderr()
         );
 
         let (s, _, list) = node.get("/api/v1/config/versions?page=1&per_page=10").await;
