@@ -495,3 +495,44 @@ async fn a_file_managed_config_refuses_config_writes_with_409() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_config_the_gateway_cannot_activate_is_not_recorded() {
+    bounded(60, async {
+        let node = Node::start(Some(TOKEN)).await;
+        // A port that is taken: the document is valid, but the listener cannot bind.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = taken.local_addr().expect("addr");
+        let (_, _, draft) = node.get("/api/v1/config/draft").await;
+        let mut doc = draft["document"].clone();
+        let listeners = doc["listeners"].as_array_mut().expect("listeners");
+        listeners.push(json!({"name": "second", "bind": addr.to_string()}));
+        let (s, _, body) = node
+            .call(
+                Method::PUT,
+                "/api/v1/config/draft",
+                Some(TOKEN),
+                Some("\"1\""),
+                Some(&doc),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let (s, _, body) = node
+            .call(
+                Method::POST,
+                "/api/v1/config/publish",
+                Some(TOKEN),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "activation_failed");
+        let (_, _, list) = node.get("/api/v1/config/versions").await;
+        assert_eq!(list["total"], 0, "nothing recorded: {list}");
+        // The running config is unchanged: the proxy listener still answers.
+        assert_eq!(node.proxy_status("/anything").await, 404);
+        drop(taken);
+    })
+    .await;
+}
