@@ -1,6 +1,7 @@
 //! `GET /api/v1/audit`: the audit log, newest first, keyset-paginated.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use pylon_store::sql::{AuditFilter, AuditPage};
 use serde::Deserialize;
@@ -8,7 +9,7 @@ use utoipa::IntoParams;
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{AdminError, ApiResult};
 
 /// Filters of the audit query.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -30,9 +31,10 @@ pub struct AuditQuery {
 pub async fn query(
     State(st): State<AdminState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<AuditPage>> {
     caller.can_read()?;
+    let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let filter = AuditFilter {
         actor: q.actor,
         object_kind: q.object_kind,

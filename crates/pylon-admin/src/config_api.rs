@@ -9,6 +9,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -267,12 +268,13 @@ pub async fn publish(
 pub async fn rollback(
     State(st): State<AdminState>,
     caller: Caller,
-    Path(n): Path<i64>,
+    n: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Response> {
     caller.can_write()?;
     if st.file_managed {
         return Err(AdminError::FileManaged);
     }
+    let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let target = st.store.config().get_version(n).await?;
     let config = validate(&target.document)?;
     let before = st.store.config().active_version().await?;
@@ -301,9 +303,10 @@ pub async fn rollback(
 pub async fn list_versions(
     State(st): State<AdminState>,
     caller: Caller,
-    Query(q): Query<PageQuery>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> ApiResult<Json<Page<VersionInfo>>> {
     caller.can_read()?;
+    let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let page = q.page.unwrap_or(1);
     let per_page = q.per_page.unwrap_or(50);
     Ok(Json(st.store.config().list_versions(page, per_page).await?))
@@ -316,9 +319,10 @@ pub async fn list_versions(
 pub async fn get_version(
     State(st): State<AdminState>,
     caller: Caller,
-    Path(n): Path<i64>,
+    n: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Json<ConfigVersion>> {
     caller.can_read()?;
+    let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     Ok(Json(st.store.config().get_version(n).await?))
 }
 
@@ -329,9 +333,10 @@ pub async fn get_version(
 pub async fn diff(
     State(st): State<AdminState>,
     caller: Caller,
-    Query(q): Query<DiffQuery>,
+    q: Result<Query<DiffQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.can_read()?;
+    let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let changes: Vec<DiffOp> = st.store.config().diff(q.from, q.to).await?;
     Ok(Json(
         json!({"from": q.from, "to": q.to, "changes": changes}),

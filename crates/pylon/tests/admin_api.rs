@@ -225,6 +225,12 @@ async fn draft_publish_diff_rollback_and_audit() {
         assert_eq!(one["document"]["routes"][0]["name"], "hello");
         let (s, _, _) = node.get("/api/v1/config/versions/99").await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _, body) = node.get("/api/v1/config/diff?from=1").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["error"]["code"], "bad_request",
+            "JSON error shape: {body}"
+        );
         let (s, _, diff) = node.get("/api/v1/config/diff?from=1&to=2").await;
         assert_eq!(s, StatusCode::OK, "{diff}");
         let changed: Vec<&str> = diff["changes"]
