@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod control;
 mod logging;
 mod openapi;
 mod serve;

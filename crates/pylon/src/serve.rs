@@ -13,9 +13,14 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::cli::ServeArgs;
+use crate::control::{self, Control};
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    let config = load(args.config.as_deref())?;
+    // With a file, it is checked before anything starts; without one, the store decides.
+    let file_config = match &args.config {
+        Some(p) => Some(load(p)?),
+        None => None,
+    };
     // One worker: a current-thread runtime (no work-stealing bookkeeping);
     // otherwise the multi-threaded scheduler with the requested thread count.
     let mut rt = match args.workers {
@@ -30,26 +35,35 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     rt.enable_all().thread_name("pylon-worker");
     let rt = rt.build().context("cannot start the async runtime")?;
-    rt.block_on(serve(config, args.config))
-}
-
-fn load(path: Option<&Path>) -> Result<Config> {
-    match path {
-        None => Ok(pylon_config::embedded_default()),
-        Some(p) => pylon_config::load_file_with(p, &pylon_policy::check).map_err(|e| {
-            for issue in e.to_string().lines() {
-                eprintln!("{issue}");
+    rt.block_on(async move {
+        let (config, control) = match file_config {
+            Some(config) => {
+                let control = control::beside_file(&config).await;
+                (config, control)
             }
-            anyhow::anyhow!(
-                "invalid config `{}` ({} error(s))",
-                p.display(),
-                e.issues.len()
-            )
-        }),
-    }
+            None => {
+                let (config, control) = control::from_store().await?;
+                (config, Some(control))
+            }
+        };
+        serve(config, args.config, control).await
+    })
 }
 
-async fn serve(config: Config, path: Option<PathBuf>) -> Result<()> {
+fn load(p: &Path) -> Result<Config> {
+    pylon_config::load_file_with(p, &pylon_policy::check).map_err(|e| {
+        for issue in e.to_string().lines() {
+            eprintln!("{issue}");
+        }
+        anyhow::anyhow!(
+            "invalid config `{}` ({} error(s))",
+            p.display(),
+            e.issues.len()
+        )
+    })
+}
+
+async fn serve(config: Config, path: Option<PathBuf>, control: Option<Control>) -> Result<()> {
     // Handlers first: a signal that arrives while starting must not take the
     // default action (killing the process) once /readyz can say ready.
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -74,11 +88,11 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<()> {
         if let Ok(a) = l.local_addr() {
             info!(addr = %a, "admin listener ready");
         }
-        tokio::spawn(pylon_proxy::ops::serve(
-            l,
-            pylon_proxy::ops::router(gw.clone()),
-            stop_rx,
-        ))
+        let mut router = pylon_proxy::ops::router(gw.clone());
+        if let Some(c) = &control {
+            router = router.nest("/api/v1", control::router(c, &gw));
+        }
+        tokio::spawn(pylon_proxy::ops::serve(l, router, stop_rx))
     });
     info!(version = env!("CARGO_PKG_VERSION"), config = ?path, "pylon started");
 

@@ -1,0 +1,87 @@
+//! Pylon's admin REST API, mounted under `/api/v1` on the admin listener next to the ops
+//! endpoints: the versioned config (draft, publish, versions, diff, rollback), the audit
+//! log, and the OpenAPI document that describes exactly these endpoints.
+//!
+//! Every endpoint needs `Authorization: Bearer <admin token>`. The crate does not know the
+//! gateway type: activating a config goes through the [`Activator`] callback the binary
+//! supplies (on a node, `Gateway::reload`).
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use futures_util::future::BoxFuture;
+use pylon_config::Config;
+use pylon_store::Store;
+use tokio::sync::Mutex;
+
+mod audit_api;
+mod auth;
+mod config_api;
+mod error;
+mod openapi;
+
+pub use auth::{Caller, TENANT};
+pub use error::{AdminError, ApiResult, Detail};
+pub use openapi::ApiDoc;
+
+/// Activates a validated config on this node; the error is a human-readable reason.
+pub type Activator = Arc<dyn Fn(Config) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// What the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminState {
+    pub(crate) store: Arc<Store>,
+    pub(crate) activate: Activator,
+    pub(crate) file_managed: bool,
+    /// The config running on this node; the lock also serializes publish and rollback
+    /// here so "activate, then record" happens for one change at a time.
+    pub(crate) running: Arc<Mutex<Config>>,
+}
+
+impl AdminState {
+    /// `running` is the config the node started with; `file_managed` is true when a
+    /// `--config` file is the source of truth (writes then answer 409).
+    pub fn new(
+        store: Arc<Store>,
+        activate: Activator,
+        file_managed: bool,
+        running: Config,
+    ) -> Self {
+        AdminState {
+            store,
+            activate,
+            file_managed,
+            running: Arc::new(Mutex::new(running)),
+        }
+    }
+}
+
+/// The `/api/v1` router (to be nested under `/api/v1`).
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route(
+            "/config/draft",
+            get(config_api::get_draft).put(config_api::put_draft),
+        )
+        .route("/config/publish", post(config_api::publish))
+        .route("/config/versions", get(config_api::list_versions))
+        .route("/config/versions/{n}", get(config_api::get_version))
+        .route("/config/versions/{n}/rollback", post(config_api::rollback))
+        .route("/config/diff", get(config_api::diff))
+        .route("/audit", get(audit_api::query))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found(_caller: Caller) -> AdminError {
+    AdminError::NotFound {
+        kind: "endpoint",
+        id: "(this path)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

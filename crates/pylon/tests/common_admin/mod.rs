@@ -1,0 +1,144 @@
+//! A `pylon serve` WITHOUT `--config` for the admin API tests: data in a temp dir,
+//! listeners on fresh loopback ports via the no-config env overrides, killed on drop.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+use crate::common_http::{Ports, eventually, pylon_bin};
+
+pub const TOKEN: &str = "pyl_test-admin-token-0123456789abcdefghijklmnop";
+
+/// A `pylon serve` without `--config`; killed on drop.
+pub struct Node {
+    child: Child,
+    dir: tempfile::TempDir,
+    pub ports: Ports,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `pylon serve` without `--config`, data in `dir/data`, listeners on `ports`.
+fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>) -> Child {
+    let stderr = std::fs::File::create(dir.join("stderr.log")).expect("stderr file");
+    let mut cmd = Command::new(pylon_bin());
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_remove("PYLON_CONFIG")
+        .env_remove("PYLON_STORE_URL")
+        .env("PYLON_DATA_DIR", dir.join("data"))
+        .env("PYLON_ADMIN_LISTEN", ports.admin_addr().to_string())
+        .env("PYLON_LISTEN", ports.proxy_addr().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    match token {
+        Some(t) => cmd.env("PYLON_ADMIN_TOKEN", t),
+        None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
+    };
+    cmd.spawn().expect("spawn pylon")
+}
+
+impl Node {
+    /// Starts a node on fresh ports; retries with new ports (up to three times) if one
+    /// was taken in between.
+    pub async fn start(token: Option<&str>) -> Node {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Node::try_start(token).await {
+                Ok(node) => return node,
+                Err(e) => last = e,
+            }
+        }
+        panic!("pylon did not start in three attempts; last stderr:\n{last}");
+    }
+
+    pub async fn try_start(token: Option<&str>) -> Result<Node, String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports = Ports::fresh().expect("ports");
+        let child = spawn(dir.path(), &ports, token);
+        let mut node = Node { child, dir, ports };
+        if node.wait_ready().await {
+            Ok(node)
+        } else {
+            Err(node.stderr())
+        }
+    }
+
+    /// Stops the process (SIGKILL) and starts a new one on the same data dir and ports,
+    /// without `PYLON_ADMIN_TOKEN`: the store already has its admin.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.dir.path(), &self.ports, None);
+        assert!(
+            self.wait_ready().await,
+            "no restart; stderr:\n{}",
+            self.stderr()
+        );
+    }
+
+    pub async fn wait_ready(&mut self) -> bool {
+        let url = self.ports.admin_url("/readyz");
+        let ready = eventually(Duration::from_secs(15), || async {
+            matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK)
+        })
+        .await;
+        ready && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    pub fn db_url(&self) -> String {
+        format!(
+            "sqlite://{}/data/pylon.db?mode=rwc",
+            self.dir.path().display()
+        )
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = Client::new().request(method, self.ports.admin_url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(m) = if_match {
+            req = req.header("if-match", m);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("admin request");
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, headers, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.call(Method::GET, path, Some(TOKEN), None, None).await
+    }
+
+    pub async fn proxy_status(&self, path: &str) -> u16 {
+        match reqwest::get(self.ports.url(path)).await {
+            Ok(r) => r.status().as_u16(),
+            Err(_) => 0,
+        }
+    }
+}
