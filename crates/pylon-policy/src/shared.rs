@@ -1,6 +1,9 @@
 //! State that outlives one config snapshot: limiter counters, key caches,
 //! response caches. Policies are rebuilt on every reload; what they keep here
 //! under a stable key carries over, so a reload resets no limit and drops no cache.
+//! State of an attachment removed by a reload stays until the process restarts
+//! (bounded by the number of attachments ever configured; caches and counters
+//! inside expire on their own).
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -52,12 +55,6 @@ impl Shared {
         map.insert(id, made.clone());
         made
     }
-
-    /// Drop state whose key is not in `keep` (called after a reload with the
-    /// keys the new snapshot uses).
-    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
-        self.map.lock().retain(|(k, _), _| keep(k));
-    }
 }
 
 #[cfg(test)]
@@ -76,8 +73,5 @@ mod tests {
         assert_eq!(other_type.as_str(), "x");
         let other_key = s.get_or_init("rl:route:b", || AtomicU64::new(0));
         assert_eq!(other_key.load(Ordering::Relaxed), 0);
-        s.retain(|k| k.ends_with(":b"));
-        let fresh = s.get_or_init("rl:route:a", || AtomicU64::new(0));
-        assert_eq!(fresh.load(Ordering::Relaxed), 0);
     }
 }
