@@ -38,6 +38,8 @@ pub enum AdminError {
     Activation(String),
     #[error("store error: {0}")]
     Store(#[from] StoreError),
+    #[error("the response cache's backend failed: {0}")]
+    CacheBackend(String),
 }
 
 impl AdminError {
@@ -62,6 +64,7 @@ impl AdminError {
             }
             AdminError::Store(StoreError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
+            AdminError::CacheBackend(_) => (StatusCode::BAD_GATEWAY, "cache_backend_error"),
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use futures_util::future::BoxFuture;
 use pylon_config::Config;
 use pylon_store::Store;
@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 
 mod audit_api;
 mod auth;
+mod cache_api;
 mod config_api;
 mod error;
 mod openapi;
@@ -35,6 +36,9 @@ pub struct AdminState {
     pub(crate) store: Arc<Store>,
     pub(crate) activate: Activator,
     pub(crate) file_managed: bool,
+    /// Policy state of the running gateway (response caches to purge) and
+    /// the config it serves right now (reloads included).
+    pub(crate) gateway: Option<GatewayView>,
     /// The config running on this node; the lock also serializes publish and rollback
     /// here so "activate, then record" happens for one change at a time.
     pub(crate) running: Arc<Mutex<Config>>,
@@ -54,8 +58,27 @@ impl AdminState {
             activate,
             file_managed,
             running: Arc::new(Mutex::new(running)),
+            gateway: None,
         }
     }
+
+    /// Enable the cache purge endpoints on the gateway's policy state;
+    /// `current` returns the config the gateway serves right now.
+    pub fn with_gateway(
+        mut self,
+        shared: Arc<pylon_policy::Shared>,
+        current: Arc<dyn Fn() -> Arc<Config> + Send + Sync>,
+    ) -> Self {
+        self.gateway = Some(GatewayView { shared, current });
+        self
+    }
+}
+
+/// What the admin API sees of the running gateway.
+#[derive(Clone)]
+pub(crate) struct GatewayView {
+    pub(crate) shared: Arc<pylon_policy::Shared>,
+    pub(crate) current: Arc<dyn Fn() -> Arc<Config> + Send + Sync>,
 }
 
 /// The `/api/v1` router (to be nested under `/api/v1`).
@@ -71,6 +94,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/config/versions/{n}/rollback", post(config_api::rollback))
         .route("/config/diff", get(config_api::diff))
         .route("/audit", get(audit_api::query))
+        .route("/cache/global", delete(cache_api::purge_global))
+        .route("/cache/{kind}/{name}", delete(cache_api::purge_scope))
         .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .with_state(state)

@@ -49,6 +49,8 @@ impl Modify for Bearer {
         crate::config_api::rollback,
         crate::config_api::diff,
         crate::audit_api::query,
+        crate::cache_api::purge_scope,
+        crate::cache_api::purge_global,
         serve,
     ),
     components(schemas(ErrorBody, ErrorInner, crate::error::Detail)),

@@ -1,16 +1,14 @@
 //! The ops endpoints on the admin listener: `/healthz` (process alive),
-//! `/readyz` (serving traffic), `/metrics` (Prometheus text format) and the
-//! response-cache purge endpoints (`DELETE /cache/...`).
+//! `/readyz` (serving traffic) and `/metrics` (Prometheus text format).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -24,8 +22,6 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/cache/global", delete(purge_global))
-        .route("/cache/{kind}/{name}", delete(purge_scope))
         .fallback(not_found)
         .with_state(gw)
 }
@@ -94,64 +90,6 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         m.encode(),
-    )
-        .into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct PurgeQuery {
-    /// Only entries whose path (and query) start with this.
-    prefix: Option<String>,
-}
-
-/// `DELETE /cache/routes/{name}` or `/cache/services/{name}`.
-async fn purge_scope(
-    State(gw): State<Arc<Gateway>>,
-    Path((kind, name)): Path<(String, String)>,
-    Query(q): Query<PurgeQuery>,
-) -> Response {
-    let snap = gw.snapshot();
-    let (scope, known) = match kind.as_str() {
-        "routes" => (
-            format!("route:{name}"),
-            snap.config.routes.iter().any(|r| r.name == name),
-        ),
-        "services" => (
-            format!("service:{name}"),
-            snap.config.services.iter().any(|s| s.name == name),
-        ),
-        _ => return not_found().await,
-    };
-    if !known {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("no {} named `{name}`", kind.trim_end_matches('s')),
-        );
-    }
-    purge(&gw, &scope, q.prefix.as_deref()).await
-}
-
-/// `DELETE /cache/global`: the cache attached at the top level.
-async fn purge_global(State(gw): State<Arc<Gateway>>, Query(q): Query<PurgeQuery>) -> Response {
-    purge(&gw, "global", q.prefix.as_deref()).await
-}
-
-async fn purge(gw: &Gateway, scope: &str, prefix: Option<&str>) -> Response {
-    match pylon_policy::policies::proxy_cache::purge(gw.shared(), scope, prefix).await {
-        Ok(n) => axum::Json(json!({"purged": n, "scope": scope})).into_response(),
-        Err(e) => error(
-            StatusCode::BAD_GATEWAY,
-            "cache_backend_error",
-            &format!("purging `{scope}` failed: {e}"),
-        ),
-    }
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": {"code": code, "message": message, "status": status.as_u16()}})),
     )
         .into_response()
 }

@@ -129,10 +129,15 @@ pub fn router(control: &Control, gw: &Arc<Gateway>) -> axum::Router {
         Box::pin(async move { gw.reload(cfg).await.map(|_| ()).map_err(|e| e.to_string()) })
     });
     let running = Config::clone(&gw.snapshot().config);
-    pylon_admin::router(AdminState::new(
-        control.store.clone(),
-        activate,
-        control.file_managed,
-        running,
-    ))
+    let view = gw.clone();
+    let current = Arc::new(move || view.snapshot().config.clone());
+    pylon_admin::router(
+        AdminState::new(
+            control.store.clone(),
+            activate,
+            control.file_managed,
+            running,
+        )
+        .with_gateway(gw.shared().clone(), current),
+    )
 }

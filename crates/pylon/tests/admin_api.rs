@@ -314,11 +314,13 @@ async fn openapi_lists_the_endpoints_and_a_fresh_token_is_printed_once() {
             "/api/v1/config/versions/{n}/rollback",
             "/api/v1/config/diff",
             "/api/v1/audit",
+            "/api/v1/cache/{kind}/{name}",
+            "/api/v1/cache/global",
             "/api/v1/openapi.json",
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }
-        assert_eq!(paths.len(), 8);
+        assert_eq!(paths.len(), 10);
         assert!(doc["paths"]["/api/v1/config/draft"]["put"].is_object());
     })
     .await;

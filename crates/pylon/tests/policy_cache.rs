@@ -195,19 +195,35 @@ async fn consumers_do_not_share_entries() {
     .await;
 }
 
-async fn delete(url: &str) -> FullResponse {
-    let req = Request::builder().method(Method::DELETE).uri(url);
+async fn delete(url: &str, token: Option<&str>) -> FullResponse {
+    let mut req = Request::builder().method(Method::DELETE).uri(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
     send(req.body(Full::new(bytes::Bytes::new())).expect("request"))
         .await
         .expect("send")
 }
 
 #[tokio::test]
-async fn the_admin_listener_purges_a_route_cache() {
+async fn the_admin_api_purges_a_route_cache() {
     bounded(60, async {
         let (cached, no_store) = upstreams().await;
         let (a, b) = (cached.addr(), no_store.addr());
-        let (_process, ports) = start_pylon(|p| config(p, a, b)).await;
+        let (process, ports) = start_pylon(|p| config(p, a, b)).await;
+        let mut token = None;
+        for _ in 0..100 {
+            token = process
+                .stderr()
+                .split_whitespace()
+                .find(|w| w.starts_with("pyl_"))
+                .map(str::to_string);
+            if token.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let token = token.expect("the bootstrap token is printed");
         for path in ["/cached/one", "/cached/two", "/cached/one"] {
             get(&ports.url(path), &[]).await;
         }
@@ -218,8 +234,19 @@ async fn the_admin_listener_purges_a_route_cache() {
             Some("HIT")
         );
 
+        // Admin credentials are required.
+        let r = delete(&ports.admin_url("/api/v1/cache/routes/cached"), None).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            get(&ports.url("/cached/one"), &[])
+                .await
+                .header("x-cache-status"),
+            Some("HIT")
+        );
+
         // Only entries under a prefix.
-        let r = delete(&ports.admin_url("/cache/routes/cached?prefix=/cached/one")).await;
+        let url = ports.admin_url("/api/v1/cache/routes/cached?prefix=/cached/one");
+        let r = delete(&url, Some(&token)).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json().expect("json")["purged"], 1);
         assert_eq!(
@@ -236,7 +263,11 @@ async fn the_admin_listener_purges_a_route_cache() {
         );
 
         // The whole route.
-        let r = delete(&ports.admin_url("/cache/routes/cached")).await;
+        let r = delete(
+            &ports.admin_url("/api/v1/cache/routes/cached"),
+            Some(&token),
+        )
+        .await;
         assert_eq!(r.json().expect("json")["purged"], 2);
         assert_eq!(
             get(&ports.url("/cached/two"), &[])
@@ -245,7 +276,7 @@ async fn the_admin_listener_purges_a_route_cache() {
             Some("MISS")
         );
 
-        let r = delete(&ports.admin_url("/cache/routes/nope")).await;
+        let r = delete(&ports.admin_url("/api/v1/cache/routes/nope"), Some(&token)).await;
         assert_eq!(r.status, 404);
         assert_eq!(r.json().expect("json")["error"]["code"], "not_found");
     })
