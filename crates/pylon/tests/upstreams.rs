@@ -731,8 +731,13 @@ async fn upstream_connections_are_reused() {
             .unwrap();
         let replies = get_ok_many(&gw, "/keepalive", 50).await;
         assert_eq!(replies.len(), 50);
+        // One connection for the start-up reachability probe, one for the
+        // requests. A connection goes back to the pool in a task that runs
+        // when its response body has ended, so on a loaded machine the next
+        // request can now and then arrive first and open one more; 50
+        // requests on at most 5 connections still shows reuse.
         assert!(
-            echo.connections() <= 2,
+            echo.connections() <= 5,
             "50 sequential requests used {} upstream connections",
             echo.connections()
         );
