@@ -60,11 +60,11 @@ pub struct PolicyCtx {
 }
 
 impl PolicyCtx {
-    /// A context for a request on `route` from `peer`.
-    pub fn new(request_id: HeaderValue, peer_ip: IpAddr, route: Arc<str>) -> Self {
+    /// A context for a request on `route` from `peer` that arrived at `start`.
+    pub fn new(request_id: HeaderValue, peer_ip: IpAddr, route: Arc<str>, start: Instant) -> Self {
         Self {
             request_id,
-            start: Instant::now(),
+            start,
             peer_ip,
             client_ip: peer_ip,
             route,

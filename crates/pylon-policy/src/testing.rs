@@ -87,7 +87,8 @@ pub fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> RequestHead
 
 /// A context for route `r` from `ip`.
 pub fn ctx_from(ip: IpAddr) -> PolicyCtx {
-    let mut ctx = PolicyCtx::new(HeaderValue::from_static("test-id"), ip, Arc::from("r"));
+    let id = HeaderValue::from_static("test-id");
+    let mut ctx = PolicyCtx::new(id, ip, Arc::from("r"), std::time::Instant::now());
     ctx.path = "/".into();
     ctx
 }

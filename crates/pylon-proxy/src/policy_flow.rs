@@ -55,8 +55,8 @@ pub(crate) async fn serve_with_policies(
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let chain = route.chain.clone();
-    let mut pctx = PolicyCtx::new(ctx.request_id.clone(), ctx.client_ip, route.name.clone());
-    pctx.start = ctx.start;
+    let rid = ctx.request_id.clone();
+    let mut pctx = PolicyCtx::new(rid, ctx.client_ip, route.name.clone(), ctx.start);
     pctx.service = route.service.clone();
     pctx.path_params = routed.params;
     pctx.path = routed.path;
