@@ -11,9 +11,12 @@ use crate::chain::{Chain, ChainSet, RequestOutcome};
 use crate::context::{PolicyCtx, RequestHead, ResponseHead};
 use crate::shared::Shared;
 
-/// A config with one route `r` (static response) carrying `policies`, plus
-/// `extra` top-level sections (consumers, consumer_groups, policies, ...).
-pub fn config(policies: serde_json::Value, extra: serde_json::Value) -> pylon_config::Config {
+/// Load a config with one route `r` (static response) carrying `policies`,
+/// plus `extra` top-level sections (consumers, consumer_groups, policies, ...).
+fn load(
+    policies: serde_json::Value,
+    extra: serde_json::Value,
+) -> Result<pylon_config::Config, pylon_config::ConfigError> {
     let mut doc = serde_json::json!({
         "routes": [{
             "name": "r",
@@ -25,7 +28,12 @@ pub fn config(policies: serde_json::Value, extra: serde_json::Value) -> pylon_co
     if let (Some(root), serde_json::Value::Object(more)) = (doc.as_object_mut(), extra) {
         root.extend(more);
     }
-    match pylon_config::from_document_with(doc, "test", &crate::check) {
+    pylon_config::from_document_with(doc, "test", &crate::check)
+}
+
+/// [`load`], which must succeed.
+pub fn config(policies: serde_json::Value, extra: serde_json::Value) -> pylon_config::Config {
+    match load(policies, extra) {
         Ok(c) => c,
         Err(e) => panic!("config: {e}"),
     }
@@ -33,18 +41,7 @@ pub fn config(policies: serde_json::Value, extra: serde_json::Value) -> pylon_co
 
 /// The config's issues as `path: reason` lines (for negative tests).
 pub fn config_errors(policies: serde_json::Value, extra: serde_json::Value) -> Vec<String> {
-    let mut doc = serde_json::json!({
-        "routes": [{
-            "name": "r",
-            "match": { "paths": [{ "prefix": "/" }] },
-            "respond": { "status": 200 },
-            "policies": policies,
-        }],
-    });
-    if let (Some(root), serde_json::Value::Object(more)) = (doc.as_object_mut(), extra) {
-        root.extend(more);
-    }
-    match pylon_config::from_document_with(doc, "test", &crate::check) {
+    match load(policies, extra) {
         Ok(_) => Vec::new(),
         Err(e) => e
             .issues

@@ -7,23 +7,16 @@ mod common_http;
 
 use base64::Engine as _;
 use common_http::*;
-use http::{Method, Request};
-use http_body_util::Full;
+use http::Method;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use pylon_testkit::{CannedResponse, EchoServer, FullResponse, StatusServer, send};
+use pylon_testkit::{CannedResponse, EchoServer, FullResponse, StatusServer};
 use serde_json::{Value, json};
 
 const RSA1: &str = include_str!("../../pylon-policy/testdata/jwt/rsa1.key");
 
 async fn get(url: &str, headers: &[(&str, &str)]) -> FullResponse {
-    let mut b = Request::builder().method(Method::GET).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    send(b.body(Full::new(bytes::Bytes::new())).expect("request"))
-        .await
-        .expect("send")
+    call(Method::GET, url, headers, "").await
 }
 
 fn basic(user: &str, pw: &str) -> String {

@@ -9,9 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common_http::*;
-use http::{Method, Request};
-use http_body_util::Full;
-use pylon_testkit::{CannedResponse, FullResponse, StatusServer, send};
+use http::Method;
+use pylon_testkit::{CannedResponse, FullResponse, StatusServer};
 use serde_json::json;
 
 fn canned(headers: &[(&str, &str)], body: &'static str) -> CannedResponse {
@@ -23,13 +22,7 @@ fn canned(headers: &[(&str, &str)], body: &'static str) -> CannedResponse {
 }
 
 async fn get(url: &str, headers: &[(&str, &str)]) -> FullResponse {
-    let mut b = Request::builder().method(Method::GET).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    send(b.body(Full::new(bytes::Bytes::new())).expect("request"))
-        .await
-        .expect("send")
+    call(Method::GET, url, headers, "").await
 }
 
 fn config(ports: &Ports, cached: SocketAddr, no_store: SocketAddr) -> serde_json::Value {
@@ -196,13 +189,9 @@ async fn consumers_do_not_share_entries() {
 }
 
 async fn delete(url: &str, token: Option<&str>) -> FullResponse {
-    let mut req = Request::builder().method(Method::DELETE).uri(url);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    send(req.body(Full::new(bytes::Bytes::new())).expect("request"))
-        .await
-        .expect("send")
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    call(Method::DELETE, url, &headers, "").await
 }
 
 #[tokio::test]

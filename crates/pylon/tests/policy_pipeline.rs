@@ -30,11 +30,7 @@ fn key_auth_config(ports: &Ports, echo: std::net::SocketAddr) -> serde_json::Val
 }
 
 fn get_with(url: &str, headers: &[(&str, &str)]) -> Request<Full<bytes::Bytes>> {
-    let mut b = Request::builder().method(Method::GET).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Full::new(bytes::Bytes::new())).expect("request")
+    request(Method::GET, url, headers, "")
 }
 
 #[tokio::test]

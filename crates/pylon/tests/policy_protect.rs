@@ -9,9 +9,8 @@
 mod common_http;
 
 use common_http::*;
-use http::{Method, Request};
-use http_body_util::Full;
-use pylon_testkit::{EchoServer, FullResponse, send};
+use http::Method;
+use pylon_testkit::{EchoServer, FullResponse};
 use serde_json::{Value, json};
 
 fn route(name: &str, prefix: &str, policies: Value) -> Value {
@@ -74,17 +73,6 @@ fn protect_config(ports: &Ports, echo: std::net::SocketAddr) -> Value {
         },
     ]);
     cfg
-}
-
-async fn call(method: Method, url: &str, headers: &[(&str, &str)], body: &str) -> FullResponse {
-    let mut b = Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let req = b
-        .body(Full::new(bytes::Bytes::from(body.to_string())))
-        .expect("request");
-    send(req).await.expect("send")
 }
 
 fn all(resp: &FullResponse, name: &str) -> Vec<String> {

@@ -10,21 +10,12 @@ mod common_http;
 use std::time::Duration;
 
 use common_http::*;
-use http::{Method, Request};
-use http_body_util::Full;
-use pylon_testkit::{DelayServer, EchoServer, FullResponse, send};
+use http::Method;
+use pylon_testkit::{DelayServer, EchoServer, FullResponse};
 use serde_json::{Value, json};
 
-fn get_with(url: &str, headers: &[(&str, &str)]) -> Request<Full<bytes::Bytes>> {
-    let mut b = Request::builder().method(Method::GET).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Full::new(bytes::Bytes::new())).expect("request")
-}
-
 async fn get(url: &str, headers: &[(&str, &str)]) -> FullResponse {
-    send(get_with(url, headers)).await.expect("send")
+    call(Method::GET, url, headers, "").await
 }
 
 /// One route `limited` on `/` to upstream `up` at `addr`, carrying `policies`.

@@ -7,24 +7,9 @@ mod common_http;
 use std::time::Duration;
 
 use common_http::*;
-use http::{Method, Request};
-use http_body_util::Full;
+use http::Method;
 use pylon_testkit::{DeadAddr, EchoServer, UPSTREAM_HEADER, send};
 use serde_json::json;
-
-fn req(
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Request<Full<bytes::Bytes>> {
-    let mut b = Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Full::new(bytes::Bytes::from(body.to_string())))
-        .expect("request")
-}
 
 #[tokio::test]
 async fn canary_splits_sticky_and_forced() {
@@ -50,9 +35,14 @@ async fn canary_splits_sticky_and_forced() {
             let u = format!("u{user}");
             let mut seen = std::collections::HashSet::new();
             for _ in 0..3 {
-                let r = send(req(Method::GET, &ports.url("/x"), &[("x-user", &u)], ""))
-                    .await
-                    .expect("send");
+                let r = send(request(
+                    Method::GET,
+                    &ports.url("/x"),
+                    &[("x-user", &u)],
+                    "",
+                ))
+                .await
+                .expect("send");
                 assert_eq!(r.status, 200);
                 let side = r.header(UPSTREAM_HEADER).unwrap_or("").to_string();
                 let label = r.header("x-canary").unwrap_or("").to_string();
@@ -67,7 +57,7 @@ async fn canary_splits_sticky_and_forced() {
             2,
             "20 users should reach both sides: {sides:?}"
         );
-        let r = send(req(
+        let r = send(request(
             Method::GET,
             &ports.url("/x"),
             &[("x-canary", "v2")],
@@ -96,7 +86,7 @@ async fn mirror_copies_requests_to_a_shadow_and_discards_its_answer() {
             cfg
         })
         .await;
-        let r = send(req(
+        let r = send(request(
             Method::POST,
             &ports.url("/orders?x=1"),
             &[("content-type", "text/plain")],
@@ -155,7 +145,7 @@ async fn aggregate_merges_parts_and_marks_failures() {
             cfg
         })
         .await;
-        let r = send(req(Method::GET, &ports.url("/profile/42?limit=5"), &[("authorization", "Bearer t")], "")).await.expect("send");
+        let r = send(request(Method::GET, &ports.url("/profile/42?limit=5"), &[("authorization", "Bearer t")], "")).await.expect("send");
         assert_eq!(r.status, 200, "{}", r.text());
         let v = r.json().expect("json");
         assert_eq!(v["user"]["path"], "/users/42");
@@ -163,14 +153,14 @@ async fn aggregate_merges_parts_and_marks_failures() {
         assert_eq!(v["orders"]["uri"], "/orders?limit=5");
         assert_eq!(v["orders"]["headers"]["authorization"][0], "Bearer t");
 
-        let r = send(req(Method::GET, &ports.url("/partial/7"), &[], "")).await.expect("send");
+        let r = send(request(Method::GET, &ports.url("/partial/7"), &[], "")).await.expect("send");
         assert_eq!(r.status, 200, "{}", r.text());
         let v = r.json().expect("json");
         assert_eq!(v["user"]["path"], "/users/7");
         assert!(v["extra"].is_null());
         assert!(v["_errors"]["extra"].is_string(), "{v}");
 
-        let r = send(req(Method::GET, &ports.url("/strict/7"), &[], "")).await.expect("send");
+        let r = send(request(Method::GET, &ports.url("/strict/7"), &[], "")).await.expect("send");
         assert_eq!(r.status, 502);
         assert_eq!(r.json().expect("json")["error"]["code"], "aggregate_part_failed");
         assert!(r.text().contains("extra"));

@@ -8,19 +8,9 @@
 mod common_http;
 
 use common_http::*;
-use http::{Method, Request};
-use http_body_util::Full;
+use http::Method;
 use pylon_testkit::{CannedResponse, EchoServer, StatusServer, send};
 use serde_json::{Value, json};
-
-fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Request<Full<bytes::Bytes>> {
-    let mut b = Request::builder().method(Method::POST).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Full::new(bytes::Bytes::from(body.to_string())))
-        .expect("request")
-}
 
 #[tokio::test]
 async fn request_transformer_rewrites_what_the_upstream_sees() {
@@ -51,7 +41,8 @@ async fn request_transformer_rewrites_what_the_upstream_sees() {
         })
         .await;
 
-        let resp = send(post(
+        let resp = send(request(
+            Method::POST,
             &ports.url("/orders/42?debug=1&keep=yes"),
             &[
                 ("content-type", "application/json"),
@@ -77,7 +68,8 @@ async fn request_transformer_rewrites_what_the_upstream_sees() {
 
         // A JSON request whose body is not JSON is refused; the upstream is not called.
         let before = echo.request_count();
-        let resp = send(post(
+        let resp = send(request(
+            Method::POST,
             &ports.url("/orders/42"),
             &[("content-type", "application/json")],
             "{not json",
@@ -130,7 +122,7 @@ async fn response_transformer_maps_statuses_and_replaces_error_pages() {
         })
         .await;
 
-        let resp = send(post(&ports.url("/echo"), &[("x-correlation", "c-77")], ""))
+        let resp = send(request(Method::POST, &ports.url("/echo"), &[("x-correlation", "c-77")], ""))
             .await
             .expect("send");
         assert_eq!(resp.status, 203, "{}", resp.text());
@@ -145,7 +137,7 @@ async fn response_transformer_maps_statuses_and_replaces_error_pages() {
             Some(resp.body.len().to_string().as_str())
         );
 
-        let resp = send(post(&ports.url("/failing"), &[], "")).await.expect("send");
+        let resp = send(request(Method::POST, &ports.url("/failing"), &[], "")).await.expect("send");
         assert_eq!(resp.status, 502);
         assert_eq!(resp.header("content-type"), Some("application/json"));
         assert_eq!(resp.header("x-served-by"), Some("pylon/failing"));
@@ -192,7 +184,7 @@ async fn xml_json_converts_requests_and_responses() {
         .await;
 
         // XML in, JSON to the upstream, the upstream's JSON back as XML.
-        let resp = send(post(
+        let resp = send(request(Method::POST,
             &ports.url("/soapish"),
             &[("content-type", "application/xml")],
             r#"<order id="7"><item>a &amp; b</item><item>c</item></order>"#,
@@ -214,7 +206,7 @@ async fn xml_json_converts_requests_and_responses() {
 
         // Malformed XML: 400, and the upstream is not called.
         let before = echo.request_count();
-        let resp = send(post(
+        let resp = send(request(Method::POST,
             &ports.url("/soapish"),
             &[("content-type", "application/xml")],
             "<order><item></order>",
@@ -232,7 +224,7 @@ async fn xml_json_converts_requests_and_responses() {
         assert_eq!(echo.request_count(), before);
 
         // An XML upstream answers JSON clients.
-        let resp = send(post(&ports.url("/legacy"), &[], "")).await.expect("send");
+        let resp = send(request(Method::POST, &ports.url("/legacy"), &[], "")).await.expect("send");
         assert_eq!(resp.status, 200, "{}", resp.text());
         assert_eq!(resp.header("content-type"), Some("application/json"));
         assert_eq!(

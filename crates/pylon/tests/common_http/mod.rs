@@ -473,3 +473,32 @@ pub async fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
         .with_context(|| format!("GET {url} timed out"))??;
     Ok((status.as_u16(), String::from_utf8_lossy(&body).into_owned()))
 }
+
+/// A request to `url` with `headers` and `body`, for `pylon_testkit::send`.
+pub fn request(
+    method: http::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    let mut b = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(http_body_util::Full::new(bytes::Bytes::from(
+        body.to_string(),
+    )))
+    .expect("request")
+}
+
+/// Send [`request`] over HTTP/1.1 and read the whole response.
+pub async fn call(
+    method: http::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> pylon_testkit::FullResponse {
+    pylon_testkit::send(request(method, url, headers, body))
+        .await
+        .expect("send")
+}
