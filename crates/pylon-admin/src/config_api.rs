@@ -57,7 +57,7 @@ pub struct DiffQuery {
 
 /// Validates a document with the full config checks (including the policy checks).
 pub(crate) fn validate(doc: &Value) -> Result<Config, AdminError> {
-    pylon_config::from_document_with(doc.clone(), "<draft>", &pylon_policy::check).map_err(|e| {
+    pylon_config::from_document_with(doc.clone(), "<draft>", &pylon_ai::check_all).map_err(|e| {
         AdminError::Validation(
             e.issues
                 .into_iter()

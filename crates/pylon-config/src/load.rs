@@ -21,6 +21,7 @@ const SECTIONS: &[&str] = &[
     "policies",
     "consumers",
     "consumer_groups",
+    "ai",
 ];
 
 /// Checks beyond this crate's own (the policy registry's), run on the parsed model.
@@ -186,6 +187,11 @@ fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>, Positions) {
     );
     config.consumer_groups = groups;
     positions.sections.push(("consumer_groups", at));
+    if let Some(ai) = root.remove("ai")
+        && let Some(v) = typed(ai, "ai", &mut issues)
+    {
+        config.ai = v;
+    }
     (config, issues, positions)
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model_ai::*;
 pub use crate::model_policy::*;
 pub use crate::model_route::*;
 
@@ -33,6 +34,9 @@ pub struct Config {
     pub consumers: Vec<ConsumerConfig>,
     #[serde(default)]
     pub consumer_groups: Vec<ConsumerGroupConfig>,
+    /// The AI gateway: providers, models, catalog overrides.
+    #[serde(default)]
+    pub ai: AiConfig,
 }
 
 /// Process-wide settings.

@@ -24,7 +24,8 @@ pub struct RouteConfig {
     pub rewrite: Option<RewriteConfig>,
     #[serde(default)]
     pub host_header: HostHeader,
-    /// Name of the upstream to proxy to. Exactly one of `upstream`, `respond` and `aggregate`.
+    /// Name of the upstream to proxy to. Exactly one of `upstream`, `respond`,
+    /// `aggregate` and `ai`.
     #[serde(default)]
     pub upstream: Option<String>,
     /// A fixed response served by Pylon itself.
@@ -33,6 +34,9 @@ pub struct RouteConfig {
     /// Call several upstreams and merge their JSON answers.
     #[serde(default)]
     pub aggregate: Option<AggregateConfig>,
+    /// Serve the AI APIs (`/v1/chat/completions`, `/v1/messages`, ...) under this route.
+    #[serde(default)]
+    pub ai: Option<AiRouteConfig>,
     /// Overrides of the upstream's timeouts for this route.
     #[serde(default)]
     pub timeouts: Option<TimeoutConfig>,

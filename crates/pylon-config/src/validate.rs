@@ -16,6 +16,7 @@ pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
     v.upstreams(&cfg.upstreams);
     v.routes(cfg);
     v.identity(cfg);
+    v.ai(cfg);
     if v.issues.is_empty() {
         Ok(())
     } else {
@@ -243,6 +244,15 @@ impl Validator {
             let p = format!("routes[{i}]");
             self.name(&format!("{p}.name"), &r.name, &mut names, "route");
             match (&r.upstream, &r.respond, &r.aggregate) {
+                _ if r.ai.is_some()
+                    && (r.upstream.is_some() || r.respond.is_some() || r.aggregate.is_some()) =>
+                {
+                    self.push(
+                        p.clone(),
+                        "exactly one of `upstream`, `respond`, `aggregate` and `ai` is required",
+                    )
+                }
+                (None, None, None) if r.ai.is_some() => {}
                 (Some(u), None, None) => {
                     if !upstreams.contains(u.as_str()) {
                         self.push(format!("{p}.upstream"), format!("no upstream named `{u}`"));
@@ -265,7 +275,7 @@ impl Validator {
                 (None, None, Some(a)) => self.aggregate(&format!("{p}.aggregate"), a, &upstreams),
                 _ => self.push(
                     p.clone(),
-                    "exactly one of `upstream`, `respond` and `aggregate` is required",
+                    "exactly one of `upstream`, `respond`, `aggregate` and `ai` is required",
                 ),
             }
             for (j, l) in r.listeners.iter().enumerate() {

@@ -25,6 +25,7 @@ fn route(name: String, paths: Vec<PathMatch>) -> RouteConfig {
         upstream: Some("up".into()),
         respond: None,
         aggregate: None,
+        ai: None,
         timeouts: None,
         service: None,
         policies: Vec::new(),

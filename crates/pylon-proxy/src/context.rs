@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use http::HeaderValue;
 use pylon_policy::{Chain, PolicyCtx};
-use pylon_telemetry::CallRecord;
+use pylon_telemetry::{AiRecordSlot, CallRecord};
 
 use crate::server::ConnInfo;
 use crate::upstream::Selection;
@@ -28,6 +28,8 @@ pub struct RequestContext {
     /// The route's policy chain and the request's policy context, for the
     /// log phase (only on routes with policies).
     pub policy: Option<Box<(Arc<Chain>, PolicyCtx)>>,
+    /// On AI routes: where the AI handler leaves the call's AI record.
+    pub ai: Option<AiRecordSlot>,
 }
 
 impl RequestContext {
@@ -44,6 +46,7 @@ impl RequestContext {
             bytes_in: Arc::new(AtomicU64::new(0)),
             selection: None,
             policy: None,
+            ai: None,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     /// Policy state that outlives snapshots (limiter counters, caches).
     shared: Arc<Shared>,
+    /// AI state that outlives snapshots (key health, deployment stats, pools).
+    ai_shared: Arc<pylon_ai::AiShared>,
     metrics: Metrics,
     call_log: CallLog,
     ready: AtomicBool,
@@ -55,7 +57,8 @@ impl Gateway {
         call_log: CallLog,
     ) -> Result<Arc<Gateway>, GatewayError> {
         let shared = Shared::with_metrics(metrics.clone());
-        let snapshot = Snapshot::compile(config, None, &shared)?;
+        let ai_shared = pylon_ai::AiShared::new();
+        let snapshot = Snapshot::compile(config, None, &shared, &ai_shared)?;
         let mut bound = Vec::new();
         for l in &snapshot.config.listeners {
             bound.push(BoundListener::bind(l)?);
@@ -64,6 +67,7 @@ impl Gateway {
         let gw = Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             shared,
+            ai_shared,
             metrics,
             call_log,
             ready: AtomicBool::new(false),
@@ -140,7 +144,7 @@ impl Gateway {
     ) -> Result<ReloadReport, GatewayError> {
         let old = self.snapshot.load_full();
         let shutdown_timeout = config.server.shutdown_timeout;
-        let next = Snapshot::compile(config, Some(&old), &self.shared)?;
+        let next = Snapshot::compile(config, Some(&old), &self.shared, &self.ai_shared)?;
 
         // Listeners: unchanged ones keep running; changed ones get their
         // settings swapped in place when the address is the same, otherwise a

@@ -44,6 +44,7 @@ pub async fn handle(
         bytes_in: Arc::new(AtomicU64::new(0)),
         selection: None,
         policy: None,
+        ai: None,
     };
     let span = tracing::debug_span!("request", id = ctx.request_id_str(), method = %req.method(), path = req.uri().path());
     let http1 = req.version() <= Version::HTTP_11;
@@ -283,6 +284,20 @@ where
             let (parts, _) = req.into_parts();
             crate::aggregate::run(snap, ctx, route, plan, &parts, params).await
         }
+        (RouteAction::Ai(ai), None) => {
+            let slot = pylon_telemetry::ai_record_slot();
+            ctx.ai = Some(slot.clone());
+            let call = pylon_ai::AiCallCtx {
+                start: ctx.start,
+                slot,
+                max_body: ctx
+                    .conn
+                    .max_body_bytes
+                    .min(ctx.conn.max_buffered_body_bytes),
+            };
+            let req = req.map(|b| b.map_err(Into::into).boxed());
+            Ok(ai.serve(req, call).await)
+        }
     }
 }
 
@@ -352,6 +367,7 @@ fn finish(
     let bytes_in = ctx.bytes_in;
     let selection = ctx.selection;
     let policy = ctx.policy;
+    let ai = ctx.ai;
     let (parts, inner) = resp.into_parts();
     let observed = ObservedBody::new(inner, move |bytes, how| {
         record.bytes_out = bytes;
@@ -365,6 +381,9 @@ fn finish(
         }
         // Release the upstream target before the record leaves.
         drop(selection);
+        if let Some(slot) = &ai {
+            record.ai = pylon_telemetry::take_ai_record(slot).map(Box::new);
+        }
         if let Some(p) = &policy {
             p.0.on_log(&p.1, &mut record);
         }

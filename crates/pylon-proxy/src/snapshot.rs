@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
+use pylon_ai::{AiRoute, AiShared, Engine};
 use pylon_config::{Config, ConfigIssue, HostHeader, RouteConfig, TimeoutConfig, UpstreamConfig};
 use pylon_policy::{Chain, ChainSet, Shared};
 
@@ -25,6 +26,8 @@ pub enum CompileError {
     Upstream { name: String, reason: String },
     #[error("{}", policy_issues(.0))]
     Policies(Vec<ConfigIssue>),
+    #[error("{}", policy_issues(.0))]
+    Ai(Vec<ConfigIssue>),
 }
 
 fn policy_issues(issues: &[ConfigIssue]) -> String {
@@ -140,6 +143,8 @@ pub enum RouteAction {
     Proxy(Arc<UpstreamRuntime>),
     Respond(StaticReply),
     Aggregate(AggregatePlan),
+    /// The AI APIs (chat completions, embeddings, messages, ...).
+    Ai(Arc<AiRoute>),
 }
 
 /// A prepared static response.
@@ -166,6 +171,8 @@ pub struct Snapshot {
     pub router: Router,
     pub routes: Vec<CompiledRoute>,
     pub upstreams: HashMap<String, Arc<UpstreamRuntime>>,
+    /// The compiled `ai` section, when the config uses it.
+    pub ai: Option<Arc<Engine>>,
     pub request_id_header: HeaderName,
     pub via: bool,
     /// Increases by one with every activated config.
@@ -179,6 +186,7 @@ impl Snapshot {
         config: Config,
         previous: Option<&Snapshot>,
         shared: &Arc<Shared>,
+        ai_shared: &Arc<AiShared>,
     ) -> Result<Snapshot, CompileError> {
         let mut upstreams = HashMap::new();
         for u in &config.upstreams {
@@ -195,6 +203,7 @@ impl Snapshot {
         let router =
             Router::build(&config.routes).map_err(|e| CompileError::Router(e.to_string()))?;
         let chains = ChainSet::build(&config, shared).map_err(CompileError::Policies)?;
+        let ai = pylon_ai::compile_engine(&config, ai_shared).map_err(CompileError::Ai)?;
         let routes = config
             .routes
             .iter()
@@ -203,7 +212,7 @@ impl Snapshot {
                 let chain = chains.route(i).cloned().ok_or_else(|| {
                     CompileError::Router(format!("route `{}` has no policy chain", r.name))
                 })?;
-                compile_route(r, &upstreams, chain)
+                compile_route(r, &upstreams, chain, ai.as_ref())
             })
             .collect::<Result<Vec<_>, _>>()?;
         let request_id_header = HeaderName::from_bytes(config.server.request_id_header.as_bytes())
@@ -214,6 +223,7 @@ impl Snapshot {
             router,
             routes,
             upstreams,
+            ai,
             request_id_header,
             generation: previous.map_or(1, |p| p.generation + 1),
         })
@@ -239,7 +249,24 @@ fn compile_route(
     r: &RouteConfig,
     upstreams: &HashMap<String, Arc<UpstreamRuntime>>,
     chain: Arc<Chain>,
+    ai: Option<&Arc<Engine>>,
 ) -> Result<CompiledRoute, CompileError> {
+    if let Some(a) = &r.ai {
+        let engine = ai.ok_or_else(|| {
+            CompileError::Router(format!(
+                "route `{}` serves AI but ai.providers is empty",
+                r.name
+            ))
+        })?;
+        return Ok(CompiledRoute {
+            name: Arc::from(r.name.as_str()),
+            service: r.service.as_deref().map(Arc::from),
+            chain,
+            action: RouteAction::Ai(Arc::new(AiRoute::new(engine.clone(), a.clone()))),
+            host_header: r.host_header.clone(),
+            timeouts: TimeoutConfig::default(),
+        });
+    }
     let (action, timeouts) = match (&r.upstream, &r.respond, &r.aggregate) {
         (Some(name), _, _) => {
             let rt = upstreams

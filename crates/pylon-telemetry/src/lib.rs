@@ -19,12 +19,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod ai_record;
 mod error;
 mod metrics;
 mod pipeline;
 mod record;
 mod sink;
 
+pub use ai_record::{AiRecord, AiRecordSlot, ai_record_slot, put_ai_record, take_ai_record};
 pub use error::TelemetryError;
 pub use metrics::{
     ConnectionGuard, Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, TARGET_STATES,

@@ -80,6 +80,9 @@ pub struct CallRecord {
     pub error: Option<Cow<'static, str>>,
     /// The `User-Agent` header, if present.
     pub user_agent: Option<String>,
+    /// What an AI call adds (model, provider, tokens, cost); only on AI routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai: Option<Box<crate::AiRecord>>,
 }
 
 impl CallRecord {
@@ -123,6 +126,7 @@ impl CallRecord {
             retries: 0,
             error: None,
             user_agent: None,
+            ai: None,
         }
     }
 

@@ -50,6 +50,20 @@ pub(crate) struct BodySummary {
     pub error: Option<String>,
 }
 
+impl BodySummary {
+    /// A body already read whole.
+    pub(crate) fn of(bytes: Bytes) -> Self {
+        let len = bytes.len() as u64;
+        let prefix = bytes.slice(..bytes.len().min(KEEP_BODY));
+        Self {
+            len,
+            prefix,
+            trailers: None,
+            error: None,
+        }
+    }
+}
+
 /// Read a body to its end frame by frame, counting bytes and keeping only the
 /// first [`KEEP_BODY`] of them, so a 1 GiB upload costs 64 KiB of memory.
 pub(crate) async fn drain<B>(mut body: B) -> BodySummary

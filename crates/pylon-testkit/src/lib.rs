@@ -17,6 +17,7 @@
 //!
 //! [`PylonProcess`] runs the binary; [`client`] has small request helpers.
 
+pub mod ai;
 pub mod body;
 pub mod client;
 pub mod delay;

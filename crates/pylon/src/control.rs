@@ -82,7 +82,7 @@ pub async fn from_store() -> Result<(Config, Control)> {
     if let Some(active) = store.config().active_version().await? {
         let label = format!("<store version {}>", active.info.number);
         let mut stored =
-            pylon_config::from_document_with(active.document, &label, &pylon_policy::check)
+            pylon_config::from_document_with(active.document, &label, &pylon_ai::check_all)
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .with_context(|| format!("the active config ({label}) is invalid"))?;
         apply_env(&mut stored, false);

@@ -81,7 +81,7 @@ fn openapi_import(
 }
 
 fn validate(file: &std::path::Path) -> ExitCode {
-    match pylon_config::load_file_with(file, &pylon_policy::check) {
+    match pylon_config::load_file_with(file, &pylon_ai::check_all) {
         Ok(_) => {
             println!("ok");
             ExitCode::SUCCESS

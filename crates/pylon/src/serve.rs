@@ -51,7 +51,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
 }
 
 fn load(p: &Path) -> Result<Config> {
-    pylon_config::load_file_with(p, &pylon_policy::check).map_err(|e| {
+    pylon_config::load_file_with(p, &pylon_ai::check_all).map_err(|e| {
         for issue in e.to_string().lines() {
             eprintln!("{issue}");
         }
@@ -135,7 +135,7 @@ async fn reload(gw: &Arc<Gateway>, path: Option<&Path>) {
         warn!("reload requested, but pylon runs on the embedded default config; nothing to reload");
         return;
     };
-    match pylon_config::load_file_with(path, &pylon_policy::check) {
+    match pylon_config::load_file_with(path, &pylon_ai::check_all) {
         Ok(cfg) => {
             // Errors are logged inside reload; the old config keeps serving.
             let _ = gw.reload(cfg).await;

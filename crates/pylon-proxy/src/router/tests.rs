@@ -18,6 +18,7 @@ pub(super) fn route(name: &str) -> RouteConfig {
         upstream: Some("up".into()),
         respond: None,
         aggregate: None,
+        ai: None,
         timeouts: None,
         service: None,
         policies: Vec::new(),

@@ -1,0 +1,13 @@
+//! The inbound APIs: each decodes its wire format into unified types, runs
+//! the call through the router, and encodes the answer (whole or streamed)
+//! back in its own format.
+
+pub mod chat;
+pub mod embeddings;
+pub mod models;
+mod serve;
+
+pub use serve::{
+    ChatAnswer, ChatAttempt, ChatPlan, Served, run_chat, served_headers, start_chat,
+    stream_response,
+};

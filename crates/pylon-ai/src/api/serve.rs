@@ -1,0 +1,262 @@
+//! The part of a chat call every inbound chat API shares: resolve the model,
+//! check it is allowed, run the attempt loop, and fill the call record.
+//! Chat Completions, Messages and Responses differ only in their codecs.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, Response, StatusCode, header};
+use pylon_config::UnsupportedParams;
+use pylon_telemetry::AiRecord;
+
+use crate::client::{execute, read_body};
+use crate::error::{AiError, ErrorClass, scrub_secrets};
+use crate::exec::{self, Attempt};
+use crate::providers::Endpoint;
+use crate::route::{AiBody, Call, Overrides};
+use crate::router::{Deployment, ModelGroup};
+use crate::stream::{EventStream, SseBody, StreamEncoder};
+use crate::track::Tracker;
+use crate::types::{ChatRequest, ChatResponse};
+
+/// Largest whole answer read from a provider.
+const MAX_ANSWER: usize = 64 << 20;
+/// Largest error body read from a provider.
+const MAX_ERROR: usize = 1 << 20;
+
+/// What a chat attempt produced.
+pub enum ChatAnswer {
+    Whole(ChatResponse),
+    Stream(EventStream),
+}
+
+/// One chat call as the attempt loop runs it.
+pub struct ChatAttempt<'a> {
+    pub req: &'a ChatRequest,
+    pub route: &'a crate::route::AiRoute,
+    pub overrides: &'a Overrides,
+    pub prompt_tokens: u64,
+    pub dropped: parking_lot::Mutex<Vec<String>>,
+}
+
+impl Attempt for ChatAttempt<'_> {
+    type Output = ChatAnswer;
+
+    fn precheck(&self, dep: &Deployment) -> Result<(), AiError> {
+        if let Some(cw) = dep.info.as_ref().and_then(|m| m.context_window) {
+            let want = self.prompt_tokens + u64::from(self.req.max_tokens.unwrap_or(0));
+            if want > cw {
+                let mut e = AiError::new(
+                    ErrorClass::ContextWindow,
+                    format!(
+                        "the request needs about {want} tokens (prompt and max_tokens) but `{}` has a context window of {cw}",
+                        dep.model
+                    ),
+                );
+                e.code = Some("context_length_exceeded".into());
+                return Err(e);
+            }
+        }
+        let unsupported = dep.provider.adapter.unsupported(self.req);
+        if !unsupported.is_empty() && dep.provider.unsupported == UnsupportedParams::Reject {
+            let mut e = AiError::new(
+                ErrorClass::Unsupported,
+                format!(
+                    "provider `{}` does not support: {}",
+                    dep.provider.name(),
+                    unsupported.join(", ")
+                ),
+            );
+            e.param = unsupported.first().map(|p| p.to_string());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn run<'b>(
+        &'b self,
+        dep: &'b Deployment,
+        key: Option<&'b str>,
+    ) -> BoxFuture<'b, Result<ChatAnswer, AiError>> {
+        Box::pin(async move {
+            let unsupported = dep.provider.adapter.unsupported(self.req);
+            let cleared;
+            let req = if unsupported.is_empty() {
+                self.req
+            } else {
+                let mut r = self.req.clone();
+                r.clear_params(&unsupported);
+                *self.dropped.lock() = unsupported.iter().map(|s| s.to_string()).collect();
+                cleared = r;
+                &cleared
+            };
+            let ep = Endpoint {
+                settings: &dep.provider.settings,
+                model: &dep.model,
+                key,
+                stream: req.stream,
+            };
+            let t = self.route.timeouts(dep, self.overrides);
+            let adapter = &dep.provider.adapter;
+            let outbound = adapter.chat(req, &ep)?;
+            let resp = execute(&dep.provider.client, outbound, t.first_byte).await?;
+            if resp.status.as_u16() >= 400 {
+                let body = read_body(resp.body, MAX_ERROR, t.first_byte)
+                    .await
+                    .unwrap_or_default();
+                let mut e = adapter.error(resp.status, &resp.headers, &body);
+                let secrets: Vec<&str> = dep.provider.keys.secrets().collect();
+                e.message = scrub_secrets(&e.message, &secrets);
+                if e.retry_after.is_none() {
+                    e.retry_after = crate::error::retry_after(&resp.headers);
+                }
+                return Err(e);
+            }
+            if req.stream {
+                let mut events = EventStream::new(resp.body, adapter.chat_stream(&ep), t.idle);
+                match tokio::time::timeout(t.first_byte, events.prime()).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        return Err(AiError::new(
+                            ErrorClass::Timeout,
+                            format!("the provider sent no event within {:?}", t.first_byte),
+                        ));
+                    }
+                }
+                Ok(ChatAnswer::Stream(events))
+            } else {
+                let body = read_body(resp.body, MAX_ANSWER, t.total).await?;
+                Ok(ChatAnswer::Whole(adapter.chat_response(&body, &ep)?))
+            }
+        })
+    }
+}
+
+/// A chat call ready to run: the group to use and the record to fill.
+pub struct ChatPlan {
+    pub group: Arc<ModelGroup>,
+    pub tracker: Tracker,
+}
+
+/// Resolve and check the model of `req` and start its record.
+pub fn start_chat(call: &Call<'_>, req: &mut ChatRequest) -> Result<ChatPlan, AiError> {
+    if let Some(m) = &call.overrides.model {
+        req.model = m.clone();
+    }
+    let route = call.route;
+    if !route.allows(&req.model) {
+        let mut e = AiError::new(
+            ErrorClass::PermissionDenied,
+            format!("the model `{}` is not allowed on this route", req.model),
+        );
+        e.code = Some("model_not_allowed".into());
+        return Err(e);
+    }
+    let group = route.engine.resolve(&req.model).ok_or_else(|| {
+        let mut e = AiError::new(
+            ErrorClass::NotFound,
+            format!(
+                "the model `{}` does not exist or you do not have access to it",
+                req.model
+            ),
+        );
+        e.code = Some("model_not_found".into());
+        e.param = Some("model".into());
+        e
+    })?;
+    let rec = AiRecord {
+        api: call.api.as_str(),
+        model_requested: req.model.clone(),
+        model_group: group.configured.then(|| group.name.clone()),
+        stream: req.stream,
+        ..Default::default()
+    };
+    let mut tracker = Tracker::new(call.ctx.slot.clone(), rec, call.ctx.start);
+    tracker.set_prompt(crate::tokens::estimate_prompt(req), req.image_count());
+    Ok(ChatPlan { group, tracker })
+}
+
+/// What served a call, for response headers.
+pub struct Served {
+    pub provider: String,
+    pub model: String,
+    pub attempts: u32,
+}
+
+/// Run the call; on success fill the record with what served it.
+pub async fn run_chat(
+    call: &Call<'_>,
+    req: &ChatRequest,
+    plan: ChatPlan,
+) -> Result<(ChatAnswer, Served, Tracker), AiError> {
+    let ChatPlan { group, mut tracker } = plan;
+    let attempt = ChatAttempt {
+        req,
+        route: call.route,
+        overrides: &call.overrides,
+        prompt_tokens: crate::tokens::estimate_prompt(req),
+        dropped: parking_lot::Mutex::new(Vec::new()),
+    };
+    let allow_fallback = !call.overrides.no_fallback;
+    match exec::run(&call.route.engine, group, &attempt, allow_fallback).await {
+        Ok(mut outcome) => {
+            let in_flight = outcome.in_flight.take();
+            let path = std::mem::take(&mut outcome.path);
+            let dep = outcome.deployment();
+            let served = Served {
+                provider: dep.provider.name().to_string(),
+                model: dep.model.clone(),
+                attempts: outcome.attempts,
+            };
+            let r = &mut tracker.rec;
+            r.provider = Some(dep.provider.name().to_string());
+            r.provider_kind = Some(dep.provider.adapter.kind());
+            r.model_served = Some(dep.model.clone());
+            r.key_id = outcome.key_id.clone();
+            r.attempts = outcome.attempts;
+            r.fallback_path = path;
+            r.dropped_params = attempt.dropped.into_inner();
+            tracker.served(dep.info.clone(), in_flight);
+            Ok((outcome.value, served, tracker))
+        }
+        Err(f) => {
+            tracker.rec.attempts = f.attempts;
+            tracker.rec.fallback_path = f.path;
+            tracker.failed_before_answer(&f.error);
+            Err(f.error)
+        }
+    }
+}
+
+/// Headers naming what served the call.
+pub fn served_headers(resp: &mut Response<AiBody>, call: &Call<'_>, s: &Served) {
+    if !call.route.expose_served() {
+        return;
+    }
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&s.provider) {
+        h.insert("x-pylon-provider", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&s.model) {
+        h.insert("x-pylon-model", v);
+    }
+    h.insert("x-pylon-attempts", HeaderValue::from(s.attempts));
+}
+
+/// The streamed answer as the caller's SSE.
+pub fn stream_response(
+    events: EventStream,
+    encoder: Box<dyn StreamEncoder>,
+    tracker: Tracker,
+) -> Response<AiBody> {
+    use http_body_util::BodyExt;
+    let mut resp = Response::new(SseBody::new(events, encoder, tracker).boxed());
+    *resp.status_mut() = StatusCode::OK;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
