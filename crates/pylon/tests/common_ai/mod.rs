@@ -2,6 +2,9 @@
 //! calls to it, and SSE parsing of streamed answers.
 #![allow(dead_code)]
 
+pub mod conformance;
+pub mod inbound_openai;
+
 use serde_json::{Value, json};
 
 use crate::common_http::{Ports, base_config, call};
