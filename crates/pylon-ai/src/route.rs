@@ -269,7 +269,8 @@ impl AiRoute {
             Api::ChatCompletions => api::chat::handle(call).await,
             Api::Embeddings => api::embeddings::handle(call).await,
             Api::Models => api::models::handle(call, id),
-            Api::Responses | Api::Messages | Api::CountTokens => Err(AiError::new(
+            Api::Responses => api::responses::handle(call).await,
+            Api::Messages | Api::CountTokens => Err(AiError::new(
                 ErrorClass::NotFound,
                 format!("the {} API is not available yet", api.as_str()),
             )),

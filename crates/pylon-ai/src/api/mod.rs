@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod embeddings;
 pub mod models;
+pub mod responses;
 mod serve;
 
 pub use serve::{

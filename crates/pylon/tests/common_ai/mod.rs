@@ -4,6 +4,8 @@
 
 pub mod conformance;
 pub mod inbound_openai;
+pub mod inbound_responses;
+pub mod sdk;
 
 use serde_json::{Value, json};
 
