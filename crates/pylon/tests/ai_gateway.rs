@@ -249,3 +249,27 @@ async fn offline_mock_provider_embeddings_and_model_listing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_shipped_ai_example_answers_the_readme_quickstart() {
+    bounded(60, async {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ai-gateway.yaml");
+        let text = std::fs::read_to_string(&path).expect("example");
+        let doc: Value = serde_saphyr::from_str(&text).expect("yaml");
+        let (_p, ports) = start_pylon(|p| {
+            let mut cfg = doc.clone();
+            cfg["server"]["admin_listen"] = json!(format!("127.0.0.1:{}", p.admin));
+            cfg["server"]["watch_config"] = json!(false);
+            cfg["listeners"][0]["bind"] = json!(format!("127.0.0.1:{}", p.proxy));
+            cfg
+        })
+        .await;
+        let body = json!({"model": "smart", "messages": [{"role": "user", "content": "What is the capital of France?"}]});
+        let r = post_json(&ports, "/v1/chat/completions", &[("authorization", "Bearer demo-key-1234")], &body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["choices"][0]["message"]["content"], "Paris.");
+        let r = post_json(&ports, "/v1/chat/completions", &[], &body).await;
+        assert_eq!(r.status, 401, "no key, no answer");
+    })
+    .await;
+}
