@@ -16,6 +16,7 @@ pub mod client;
 pub mod cost;
 pub mod error;
 pub mod exec;
+pub mod guard;
 pub mod providers;
 pub mod route;
 pub mod router;

@@ -150,6 +150,8 @@ fn parse_duration(v: &str) -> Option<Duration> {
 pub struct AiRoute {
     pub engine: Arc<Engine>,
     pub config: AiRouteConfig,
+    /// The route's guardrails (its own, or `ai.guardrails`).
+    pub guard: Option<Arc<crate::guard::Guard>>,
 }
 
 /// Everything a handler of one inbound API gets.
@@ -163,8 +165,19 @@ pub struct Call<'a> {
 }
 
 impl AiRoute {
-    pub fn new(engine: Arc<Engine>, config: AiRouteConfig) -> Self {
-        Self { engine, config }
+    /// The route; the error names what in its config does not compile.
+    pub fn new(engine: Arc<Engine>, config: AiRouteConfig) -> Result<Self, String> {
+        let guard = match &config.guardrails {
+            Some(g) => Some(Arc::new(
+                crate::guard::Guard::compile(g).map_err(|e| format!("ai.guardrails: {e}"))?,
+            )),
+            None => engine.guardrails.clone(),
+        };
+        Ok(Self {
+            engine,
+            config,
+            guard,
+        })
     }
 
     /// Whether callers of this route may use `model`.

@@ -30,6 +30,14 @@ pub trait StreamEncoder: Send + Sync {
     fn error(&mut self, err: &AiError, out: &mut BytesMut);
 }
 
+/// Transforms unified events on their way to the encoder (guardrails:
+/// placeholders restored, output masked). May hold events back and emit
+/// them later; `flush` runs when the provider's stream ends.
+pub trait EventFilter: Send + Sync {
+    fn push(&mut self, ev: StreamEvent, out: &mut Vec<StreamEvent>) -> Result<(), AiError>;
+    fn flush(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), AiError>;
+}
+
 /// A provider's streamed answer as unified events. Events decoded before a
 /// failure are delivered first, then the failure, then the end.
 pub struct EventStream {
@@ -40,6 +48,7 @@ pub struct EventStream {
     deferred: Option<AiError>,
     idle: Duration,
     timer: Option<Pin<Box<Sleep>>>,
+    filter: Option<Box<dyn EventFilter>>,
 }
 
 impl EventStream {
@@ -52,6 +61,46 @@ impl EventStream {
             deferred: None,
             idle,
             timer: None,
+            filter: None,
+        }
+    }
+
+    /// Pass every event through `f` from now on (events already decoded too).
+    pub fn set_filter(&mut self, mut f: Box<dyn EventFilter>) {
+        let pending: Vec<StreamEvent> = self.ready.drain(..).collect();
+        let mut out = Vec::new();
+        for ev in pending {
+            if let Err(e) = f.push(ev, &mut out) {
+                self.deferred = Some(e);
+                self.body = None;
+                break;
+            }
+        }
+        self.ready.extend(out);
+        self.filter = Some(f);
+    }
+
+    /// Move freshly decoded events (in `scratch`) to `ready`, through the filter.
+    fn take_scratch(&mut self, end: bool) {
+        let Some(f) = self.filter.as_mut() else {
+            self.ready.extend(self.scratch.drain(..));
+            return;
+        };
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for ev in self.scratch.drain(..) {
+            result = f.push(ev, &mut out);
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() && end {
+            result = f.flush(&mut out);
+        }
+        self.ready.extend(out);
+        if let Err(e) = result {
+            self.body = None;
+            self.deferred = Some(e);
         }
     }
 
@@ -113,7 +162,7 @@ impl Stream for EventStream {
                 Some(Ok(f)) => {
                     if let Ok(data) = f.into_data() {
                         let r = this.decoder.feed(&data, &mut this.scratch);
-                        this.ready.extend(this.scratch.drain(..));
+                        this.take_scratch(false);
                         if let Err(e) = r {
                             this.body = None;
                             this.deferred = Some(e);
@@ -130,7 +179,7 @@ impl Stream for EventStream {
                 None => {
                     this.body = None;
                     let r = this.decoder.finish(&mut this.scratch);
-                    this.ready.extend(this.scratch.drain(..));
+                    this.take_scratch(r.is_ok());
                     if let Err(e) = r {
                         this.deferred = Some(e);
                     }

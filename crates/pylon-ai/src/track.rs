@@ -28,6 +28,8 @@ pub struct Tracker {
     images: u32,
     in_flight: Option<InFlight>,
     first_token_seen: bool,
+    /// Guardrail decisions, read when the call ends (output checks run until then).
+    pub guard_log: Option<Arc<parking_lot::Mutex<crate::guard::Decisions>>>,
 }
 
 impl Tracker {
@@ -44,6 +46,7 @@ impl Tracker {
             images: 0,
             in_flight: None,
             first_token_seen: false,
+            guard_log: None,
         }
     }
 
@@ -145,8 +148,15 @@ impl Tracker {
         self.close();
     }
 
+    fn guard_lines(&mut self) {
+        if let Some(g) = &self.guard_log {
+            self.rec.guardrails = g.lock().lines();
+        }
+    }
+
     /// The call failed before any answer.
     pub fn failed_before_answer(mut self, e: &AiError) {
+        self.guard_lines();
         self.rec.error_class = Some(e.class.as_str());
         if self.rec.input_tokens == 0 && self.usage.is_none() {
             // Nothing was generated; nothing is billed.
@@ -171,6 +181,7 @@ impl Tracker {
     }
 
     fn close(&mut self) {
+        self.guard_lines();
         let (u, estimated) = self.final_usage();
         self.rec.input_tokens = u.input_tokens;
         self.rec.output_tokens = u.output_tokens;

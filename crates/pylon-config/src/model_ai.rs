@@ -19,6 +19,8 @@ pub struct AiConfig {
     pub retries: AiRetryConfig,
     /// What to do with a request parameter a provider cannot honour.
     pub unsupported_params: UnsupportedParams,
+    /// Guardrails on every AI route (a route's own `guardrails` replaces them).
+    pub guardrails: Option<GuardrailsConfig>,
 }
 
 /// How a request parameter that the chosen provider does not support is treated.
@@ -298,4 +300,65 @@ pub struct AiRouteConfig {
     pub expose_served: Option<bool>,
     /// Overrides of the providers' timeouts for this route.
     pub timeouts: Option<AiTimeouts>,
+    /// Guardrails for this route (replacing `ai.guardrails`).
+    pub guardrails: Option<GuardrailsConfig>,
+}
+
+/// Checks on what goes to a model and what comes back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardrailsConfig {
+    /// Sensitive-data detectors and what to do when one finds something.
+    pub pii: Vec<PiiRule>,
+    /// Masked values are sent as placeholders (`[EMAIL_1]`) and restored in
+    /// the answer; otherwise they are replaced for good (`[EMAIL]`).
+    pub reversible: bool,
+    /// Prompt-injection heuristics: `log` (flag in the record) or `block`.
+    pub injection: Option<GuardAction>,
+    /// Words or phrases (case-insensitive, whole words) that are refused.
+    pub deny: Vec<String>,
+    /// Refuse prompts estimated above this many tokens.
+    pub max_input_tokens: Option<u64>,
+}
+
+/// One detector and its action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PiiRule {
+    /// `email`, `phone`, `credit_card` (Luhn-checked), `iban` (mod-97
+    /// checked), `national_id` (US SSN, UK NINO, FR INSEE...), `ip_address`,
+    /// `secret` (API keys, tokens, private keys), or `custom` with `pattern`.
+    pub detector: String,
+    /// Regular expression for `custom`.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Label used in placeholders and records (default: the detector).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub action: GuardAction,
+    /// Where the rule applies.
+    #[serde(default)]
+    pub on: GuardScope,
+}
+
+/// What a guardrail does when it finds something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardAction {
+    /// Replace the finding with a placeholder.
+    Mask,
+    /// Refuse the request (or the answer).
+    Block,
+    /// Only note it in the call record.
+    Log,
+}
+
+/// Which direction a rule checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardScope {
+    #[default]
+    Input,
+    Output,
+    Both,
 }

@@ -157,9 +157,15 @@ impl Validator {
         if ai.retries.backoff > ai.retries.max_backoff {
             self.push("ai.retries.backoff", "must not exceed max_backoff");
         }
+        if let Some(g) = &ai.guardrails {
+            self.guardrails("ai.guardrails", g);
+        }
         for (i, r) in cfg.routes.iter().enumerate() {
             let Some(a) = &r.ai else { continue };
             let p = format!("routes[{i}].ai");
+            if let Some(g) = &a.guardrails {
+                self.guardrails(&format!("{p}.guardrails"), g);
+            }
             if ai.providers.is_empty() {
                 self.push(
                     p.clone(),
@@ -190,6 +196,57 @@ impl Validator {
                     format!("`{d}` is neither a model in ai.models nor `provider/model`"),
                 );
             }
+        }
+    }
+
+    fn guardrails(&mut self, p: &str, g: &GuardrailsConfig) {
+        const DETECTORS: &[&str] = &[
+            "email",
+            "phone",
+            "credit_card",
+            "iban",
+            "national_id",
+            "ip_address",
+            "secret",
+            "custom",
+        ];
+        for (i, r) in g.pii.iter().enumerate() {
+            let rp = format!("{p}.pii[{i}]");
+            if !DETECTORS.contains(&r.detector.as_str()) {
+                self.push(
+                    format!("{rp}.detector"),
+                    format!(
+                        "unknown detector `{}`; known: {}",
+                        r.detector,
+                        DETECTORS.join(", ")
+                    ),
+                );
+            }
+            match (&r.pattern, r.detector.as_str()) {
+                (None, "custom") => self.push(format!("{rp}.pattern"), "`custom` needs a pattern"),
+                (Some(pat), "custom") => self.regex_at(&format!("{rp}.pattern"), pat),
+                (Some(_), _) => self.push(format!("{rp}.pattern"), "only `custom` takes a pattern"),
+                (None, _) => {}
+            }
+            if let Some(n) = &r.name
+                && (n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                self.push(format!("{rp}.name"), "names use letters, digits and `_`");
+            }
+            if r.action == GuardAction::Mask && r.on != GuardScope::Input && g.reversible {
+                self.push(
+                    format!("{rp}.on"),
+                    "reversible masking restores values in answers; mask output with `reversible: false`",
+                );
+            }
+        }
+        for (i, w) in g.deny.iter().enumerate() {
+            if w.trim().is_empty() {
+                self.push(format!("{p}.deny[{i}]"), "must not be empty");
+            }
+        }
+        if g.max_input_tokens == Some(0) {
+            self.push(format!("{p}.max_input_tokens"), "must be at least 1");
         }
     }
 

@@ -262,7 +262,10 @@ fn compile_route(
             name: Arc::from(r.name.as_str()),
             service: r.service.as_deref().map(Arc::from),
             chain,
-            action: RouteAction::Ai(Arc::new(AiRoute::new(engine.clone(), a.clone()))),
+            action: RouteAction::Ai(Arc::new(
+                AiRoute::new(engine.clone(), a.clone())
+                    .map_err(|e| CompileError::Router(format!("route `{}`: {e}", r.name)))?,
+            )),
             host_header: r.host_header.clone(),
             timeouts: TimeoutConfig::default(),
         });

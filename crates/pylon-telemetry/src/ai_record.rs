@@ -54,6 +54,9 @@ pub struct AiRecord {
     pub dropped_params: Vec<String>,
     /// Error class of the final failure, when the call failed.
     pub error_class: Option<&'static str>,
+    /// Guardrail decisions: `<rule>:<action>:<count>` (`email:masked:2`,
+    /// `injection:flagged:1`, `credit_card:blocked:1`).
+    pub guardrails: Vec<String>,
 }
 
 /// Where the AI handler leaves the [`AiRecord`] for the request's record; the

@@ -12,6 +12,7 @@ use pylon_telemetry::AiRecord;
 use crate::client::{execute, read_body};
 use crate::error::{AiError, ErrorClass, scrub_secrets};
 use crate::exec::{self, Attempt};
+use crate::guard::{Guard, GuardFilter, GuardState};
 use crate::providers::Endpoint;
 use crate::route::{AiBody, Call, Overrides};
 use crate::router::{Deployment, ModelGroup};
@@ -132,17 +133,47 @@ impl Attempt for ChatAttempt<'_> {
     }
 }
 
-/// A chat call ready to run: the group to use and the record to fill.
+/// A chat call ready to run: the group to use, the record to fill, and the
+/// guardrail state (placeholders to restore in the answer).
 pub struct ChatPlan {
     pub group: Arc<ModelGroup>,
     pub tracker: Tracker,
+    pub guard: Option<(Arc<Guard>, GuardState)>,
 }
 
-/// Resolve and check the model of `req` and start its record.
+/// Resolve and check the model of `req`, apply the input guardrails, and
+/// start its record (a refusal here is recorded too).
 pub fn start_chat(call: &Call<'_>, req: &mut ChatRequest) -> Result<ChatPlan, AiError> {
     if let Some(m) = &call.overrides.model {
         req.model = m.clone();
     }
+    let rec = AiRecord {
+        api: call.api.as_str(),
+        model_requested: req.model.clone(),
+        stream: req.stream,
+        ..Default::default()
+    };
+    let mut tracker = Tracker::new(call.ctx.slot.clone(), rec, call.ctx.start);
+    match plan(call, req, &mut tracker) {
+        Ok((group, guard)) => {
+            tracker.rec.model_group = group.configured.then(|| group.name.clone());
+            tracker.set_prompt(crate::tokens::estimate_prompt(req), req.image_count());
+            Ok(ChatPlan {
+                group,
+                tracker,
+                guard,
+            })
+        }
+        Err(e) => {
+            tracker.failed_before_answer(&e);
+            Err(e)
+        }
+    }
+}
+
+type Planned = (Arc<ModelGroup>, Option<(Arc<Guard>, GuardState)>);
+
+fn plan(call: &Call<'_>, req: &mut ChatRequest, tracker: &mut Tracker) -> Result<Planned, AiError> {
     let route = call.route;
     if !route.allows(&req.model) {
         let mut e = AiError::new(
@@ -164,16 +195,16 @@ pub fn start_chat(call: &Call<'_>, req: &mut ChatRequest) -> Result<ChatPlan, Ai
         e.param = Some("model".into());
         e
     })?;
-    let rec = AiRecord {
-        api: call.api.as_str(),
-        model_requested: req.model.clone(),
-        model_group: group.configured.then(|| group.name.clone()),
-        stream: req.stream,
-        ..Default::default()
+    let guard = match &route.guard {
+        None => None,
+        Some(g) => {
+            let mut state = GuardState::default();
+            tracker.guard_log = Some(state.decisions.clone());
+            g.apply_input(req, &mut state)?;
+            Some((g.clone(), state))
+        }
     };
-    let mut tracker = Tracker::new(call.ctx.slot.clone(), rec, call.ctx.start);
-    tracker.set_prompt(crate::tokens::estimate_prompt(req), req.image_count());
-    Ok(ChatPlan { group, tracker })
+    Ok((group, guard))
 }
 
 /// What served a call, for response headers.
@@ -189,7 +220,11 @@ pub async fn run_chat(
     req: &ChatRequest,
     plan: ChatPlan,
 ) -> Result<(ChatAnswer, Served, Tracker), AiError> {
-    let ChatPlan { group, mut tracker } = plan;
+    let ChatPlan {
+        group,
+        mut tracker,
+        guard,
+    } = plan;
     let attempt = ChatAttempt {
         req,
         route: call.route,
@@ -217,7 +252,23 @@ pub async fn run_chat(
             r.fallback_path = path;
             r.dropped_params = attempt.dropped.into_inner();
             tracker.served(dep.info.clone(), in_flight);
-            Ok((outcome.value, served, tracker))
+            let mut answer = outcome.value;
+            if let Some((g, mut state)) = guard {
+                match &mut answer {
+                    ChatAnswer::Whole(resp) => {
+                        if let Err(e) = g.apply_output(resp, &mut state) {
+                            tracker.failed_before_answer(&e);
+                            return Err(e);
+                        }
+                    }
+                    ChatAnswer::Stream(events) => {
+                        if g.filters_output() {
+                            events.set_filter(Box::new(GuardFilter::new(g.clone(), state)));
+                        }
+                    }
+                }
+            }
+            Ok((answer, served, tracker))
         }
         Err(f) => {
             tracker.rec.attempts = f.attempts;

@@ -111,6 +111,8 @@ pub struct Engine {
     pub public: Vec<(String, Vec<String>)>,
     pub catalog: Arc<Catalog>,
     pub retries: AiRetryConfig,
+    /// `ai.guardrails`: the default for routes without their own.
+    pub guardrails: Option<Arc<crate::guard::Guard>>,
     shared: Arc<AiShared>,
     adhoc: Mutex<HashMap<String, Arc<ModelGroup>>>,
 }
@@ -177,10 +179,19 @@ impl Engine {
             }
             public.push((m.name.clone(), m.aliases.clone()));
         }
+        let guardrails = match cfg.guardrails.as_ref().map(crate::guard::Guard::compile) {
+            None => None,
+            Some(Ok(g)) => Some(Arc::new(g)),
+            Some(Err(e)) => {
+                issues.push(ConfigIssue::new("ai.guardrails", e));
+                None
+            }
+        };
         if !issues.is_empty() {
             return Err(issues);
         }
         Ok(Engine {
+            guardrails,
             providers,
             groups,
             public,
