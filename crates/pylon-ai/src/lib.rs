@@ -31,7 +31,7 @@ use std::sync::Arc;
 use pylon_config::{Config, ConfigIssue};
 
 pub use error::{AiError, ErrorClass};
-pub use route::{AiBody, AiCallCtx, AiRoute};
+pub use route::{AiBody, AiCallCtx, AiRoute, Caller};
 pub use router::{AiShared, Engine};
 
 /// Config checks of the AI layer: the `ai` section compiles (provider kinds,

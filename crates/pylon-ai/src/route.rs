@@ -31,6 +31,22 @@ pub struct AiCallCtx {
     pub slot: AiRecordSlot,
     /// Largest request body read.
     pub max_body: u64,
+    /// Who is calling, when an authentication policy identified them.
+    pub caller: Option<Caller>,
+}
+
+/// The authenticated caller of an AI request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub consumer: Arc<pylon_policy::Consumer>,
+    /// Id of the credential (key) used.
+    pub credential: Option<Arc<str>>,
+}
+
+impl Caller {
+    pub fn tenant(&self) -> &str {
+        &self.consumer.tenant
+    }
 }
 
 /// The inbound API a request is for.

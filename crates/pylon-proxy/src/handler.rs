@@ -294,6 +294,7 @@ where
                     .conn
                     .max_body_bytes
                     .min(ctx.conn.max_buffered_body_bytes),
+                caller: req.extensions().get::<pylon_ai::Caller>().cloned(),
             };
             let req = req.map(|b| b.map_err(Into::into).boxed());
             Ok(ai.serve(req, call).await)

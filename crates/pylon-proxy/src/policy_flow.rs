@@ -160,6 +160,13 @@ async fn request_phase(
             ));
         }
     };
+    if let Some(consumer) = &pctx.consumer {
+        // The AI handler scopes caches, budgets and records by caller.
+        parts.extensions.insert(pylon_ai::Caller {
+            consumer: consumer.clone(),
+            credential: pctx.credential.clone(),
+        });
+    }
     let req = Request::from_parts(parts, body);
     let params = &pctx.path_params;
     let out = run_action(
