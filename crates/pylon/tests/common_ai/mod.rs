@@ -4,6 +4,11 @@
 
 pub mod conformance;
 pub mod inbound_openai;
+pub mod mock_cohere;
+pub mod mock_gemini;
+pub mod mock_mistral;
+pub mod mock_ollama;
+pub mod native;
 
 use serde_json::{Value, json};
 
