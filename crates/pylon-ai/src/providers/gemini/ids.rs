@@ -48,7 +48,7 @@ pub fn signature_of(id: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    while sig.len() % 4 != 0 {
+    while !sig.len().is_multiple_of(4) {
         sig.push('=');
     }
     Some(sig)
@@ -70,7 +70,7 @@ mod tests {
             assert!(!carried.contains(['+', '/', '=']), "{carried}");
             let back = signature_of(&carried).unwrap();
             assert_eq!(back.trim_end_matches('='), sig.trim_end_matches('='));
-            assert_eq!(back.len() % 4, 0);
+            assert!(back.len().is_multiple_of(4));
         }
         assert_eq!(signature_of(&id), None);
     }
