@@ -153,7 +153,7 @@ fn tool_round(call_id: &str) -> Value {
 #[tokio::test]
 async fn gemini_native() {
     bounded(120, async {
-        let mock = GeminiWire { keys: vec!["AIza-good-key".into()] }.start(Duration::from_millis(2)).await.expect("mock");
+        let mock = MockNative::start(GeminiWire { keys: vec!["AIza-good-key".into()] }, Duration::from_millis(2)).await.expect("mock");
         let p = json!({"name": "p", "kind": "gemini", "base_url": mock.base_url(), "keys": ["AIza-good-key"]});
         let (_pylon, ports) = pylon_for(p, "gemini-2.5-flash", "gemini-embedding-001").await;
         // URL shapes and the key header.
@@ -198,7 +198,7 @@ async fn gemini_native() {
 #[tokio::test]
 async fn mistral_native() {
     bounded(120, async {
-        let mock = MistralWire { keys: vec!["mistral-good-key".into()] }.start(Duration::from_millis(2)).await.expect("mock");
+        let mock = MockNative::start(MistralWire { keys: vec!["mistral-good-key".into()] }, Duration::from_millis(2)).await.expect("mock");
         let p = json!({"name": "p", "kind": "mistral", "base_url": mock.base_url(), "keys": ["mistral-good-key"]});
         let (_pylon, ports) = pylon_for(p, "mistral-small-latest", "mistral-embed").await;
         // The mock refuses `seed`, `stream_options`, `user` and long tool ids as Mistral does:
@@ -232,7 +232,7 @@ async fn mistral_native() {
 #[tokio::test]
 async fn cohere_native() {
     bounded(120, async {
-        let mock = CohereWire { keys: vec!["co-good-key".into()] }.start(Duration::from_millis(2)).await.expect("mock");
+        let mock = MockNative::start(CohereWire { keys: vec!["co-good-key".into()] }, Duration::from_millis(2)).await.expect("mock");
         let p = json!({"name": "p", "kind": "cohere", "base_url": mock.base_url(), "keys": ["co-good-key"]});
         let (_pylon, ports) = pylon_for(p, "command-a-03-2025", "embed-v4.0").await;
         let r = ask(&ports, &json!({"model": "main", "messages": [{"role": "user", "content": "hi"}], "top_p": 0.5, "max_tokens": 20, "stop": ["END"]})).await;
@@ -264,7 +264,7 @@ async fn cohere_native() {
 #[tokio::test]
 async fn ollama_native() {
     bounded(120, async {
-        let mock = OllamaWire.start(Duration::from_millis(2)).await.expect("mock");
+        let mock = MockNative::start(OllamaWire, Duration::from_millis(2)).await.expect("mock");
         let p = json!({"name": "p", "kind": "ollama", "base_url": mock.base_url()});
         let (_pylon, ports) = pylon_for(p, "llama3.2", "nomic-embed-text").await;
         let r = ask(&ports, &json!({"model": "main", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 30, "seed": 1})).await;

@@ -21,6 +21,8 @@ pub mod mistral;
 pub mod mock;
 pub mod ollama;
 pub mod openai;
+#[cfg(test)]
+pub(crate) mod testing;
 
 /// Everything one call needs to know about where it goes.
 pub struct Endpoint<'a> {

@@ -5,13 +5,11 @@
 //! without `input_type`, as embed v3+ models do); bearer keys; errors as
 //! `{"id", "message"}`.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::native::{MockNative, NativeWire, bearer, mock_vector};
+use super::native::{NativeWire, bearer, content_text, mock_vector};
 use super::{Answer, Reply, Wire, decide, mock_tokens, pieces};
 
 /// The Cohere v2 wire format.
@@ -19,24 +17,6 @@ use super::{Answer, Reply, Wire, decide, mock_tokens, pieces};
 pub struct CohereWire {
     /// Accepted bearer keys; empty accepts any (or none).
     pub keys: Vec<String>,
-}
-
-impl CohereWire {
-    /// Start a mock Cohere server; stream events `interval` apart.
-    pub async fn start(self, interval: Duration) -> anyhow::Result<MockNative> {
-        MockNative::start(self, interval).await
-    }
-}
-
-fn content_text(c: &Value) -> (String, usize) {
-    match c {
-        Value::String(s) => (s.clone(), 0),
-        Value::Array(parts) => parts.iter().fold((String::new(), 0), |(mut t, n), p| {
-            t.push_str(p["text"].as_str().unwrap_or(""));
-            (t, n + usize::from(p["type"] == "image_url"))
-        }),
-        _ => (String::new(), 0),
-    }
 }
 
 fn error(status: StatusCode, message: &str) -> Answer {

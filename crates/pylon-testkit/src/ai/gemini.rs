@@ -6,13 +6,11 @@
 //! refused as Google does (400 `API_KEY_INVALID`); errors in Google's
 //! `{"error": {"code", "message", "status"}}` shape.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::native::{MockNative, NativeWire, mock_vector};
+use super::native::{NativeWire, mock_vector};
 use super::{Answer, Reply, Wire, decide, pieces};
 
 /// The Gemini wire format.
@@ -20,13 +18,6 @@ use super::{Answer, Reply, Wire, decide, pieces};
 pub struct GeminiWire {
     /// Accepted API keys; empty accepts any (or none).
     pub keys: Vec<String>,
-}
-
-impl GeminiWire {
-    /// Start a mock Gemini server; stream chunks `interval` apart.
-    pub async fn start(self, interval: Duration) -> anyhow::Result<MockNative> {
-        MockNative::start(self, interval).await
-    }
 }
 
 fn status_name(status: u16) -> &'static str {

@@ -5,13 +5,11 @@
 //! fields such as `seed` or `stream_options` (422 `extra_forbidden`) and
 //! tool call ids that are not 9 characters of `[a-zA-Z0-9]`.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::native::{MockNative, NativeWire, bearer, mock_vector};
+use super::native::{NativeWire, bearer, content_text, input_texts, mock_vector};
 use super::{Answer, Reply, Wire, decide, mock_tokens, pieces};
 
 /// Fields of Mistral's chat request; anything else is refused.
@@ -43,13 +41,6 @@ pub struct MistralWire {
     pub keys: Vec<String>,
 }
 
-impl MistralWire {
-    /// Start a mock Mistral server; stream chunks `interval` apart.
-    pub async fn start(self, interval: Duration) -> anyhow::Result<MockNative> {
-        MockNative::start(self, interval).await
-    }
-}
-
 /// A Mistral-shaped (9 alphanumerics) id for a scripted id.
 fn mistral_id(id: &str) -> String {
     let mut s: String = id
@@ -61,17 +52,6 @@ fn mistral_id(id: &str) -> String {
         s.push('0');
     }
     s
-}
-
-fn content_text(c: &Value) -> (String, usize) {
-    match c {
-        Value::String(s) => (s.clone(), 0),
-        Value::Array(parts) => parts.iter().fold((String::new(), 0), |(mut t, n), p| {
-            t.push_str(p["text"].as_str().unwrap_or(""));
-            (t, n + usize::from(p["type"] == "image_url"))
-        }),
-        _ => (String::new(), 0),
-    }
 }
 
 fn unprocessable(loc: &str, msg: &str) -> Answer {
@@ -190,14 +170,7 @@ impl MistralWire {
     }
 
     fn embeddings(body: &Value) -> Answer {
-        let inputs: Vec<String> = match &body["input"] {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a
-                .iter()
-                .map(|v| v.as_str().unwrap_or("").to_string())
-                .collect(),
-            _ => Vec::new(),
-        };
+        let inputs = input_texts(&body["input"]).unwrap_or_default();
         let dims = body["output_dimension"].as_u64().unwrap_or(8) as usize;
         let data: Vec<Value> = inputs
             .iter()

@@ -82,3 +82,28 @@ pub fn bearer(req: &http::request::Parts) -> &str {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("")
 }
+
+/// The text and image count of OpenAI-style `content` (a string or parts).
+pub fn content_text(c: &Value) -> (String, usize) {
+    match c {
+        Value::String(s) => (s.clone(), 0),
+        Value::Array(parts) => parts.iter().fold((String::new(), 0), |(mut t, n), p| {
+            t.push_str(p["text"].as_str().unwrap_or(""));
+            (t, n + usize::from(p["type"] == "image_url"))
+        }),
+        _ => (String::new(), 0),
+    }
+}
+
+/// The texts of an embeddings `input` (a string or a list of strings).
+pub fn input_texts(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(a) => Some(
+            a.iter()
+                .map(|v| v.as_str().unwrap_or("").to_string())
+                .collect(),
+        ),
+        _ => None,
+    }
+}

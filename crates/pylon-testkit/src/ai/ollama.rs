@@ -4,25 +4,16 @@
 //! `eval_count`; one JSON object with `stream: false`) and `POST
 //! /api/embed`; errors as `{"error": "..."}`.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::native::{MockNative, NativeWire, mock_vector};
+use super::native::{NativeWire, input_texts, mock_vector};
 use super::{Answer, Reply, Wire, decide, mock_tokens, pieces};
 
 /// The Ollama wire format.
 #[derive(Debug, Clone, Default)]
 pub struct OllamaWire;
-
-impl OllamaWire {
-    /// Start a mock Ollama server; stream lines `interval` apart.
-    pub async fn start(self, interval: Duration) -> anyhow::Result<MockNative> {
-        MockNative::start(self, interval).await
-    }
-}
 
 const CREATED: &str = "2025-06-01T12:00:00.000000Z";
 
@@ -102,18 +93,11 @@ impl OllamaWire {
     }
 
     fn embed(body: &Value) -> Answer {
-        let inputs: Vec<String> = match &body["input"] {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a
-                .iter()
-                .map(|v| v.as_str().unwrap_or("").to_string())
-                .collect(),
-            _ => {
-                return Answer::Json(
-                    StatusCode::BAD_REQUEST,
-                    json!({"error": "invalid input type"}),
-                );
-            }
+        let Some(inputs) = input_texts(&body["input"]) else {
+            return Answer::Json(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid input type"}),
+            );
         };
         let dims = body["dimensions"].as_u64().unwrap_or(8) as usize;
         let embeddings: Vec<Vec<f32>> = inputs.iter().map(|t| mock_vector(t, dims)).collect();

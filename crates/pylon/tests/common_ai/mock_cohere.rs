@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use pylon_testkit::ai::MockNative;
 use pylon_testkit::ai::cohere::CohereWire;
 use serde_json::{Value, json};
 
@@ -10,10 +11,12 @@ use super::conformance::Case;
 use super::native::{NativeMock, system_first, verdict};
 
 pub async fn cohere() -> NativeMock {
-    let mock = CohereWire {
-        keys: vec!["co-conformance".into()],
-    }
-    .start(Duration::from_millis(2))
+    let mock = MockNative::start(
+        CohereWire {
+            keys: vec!["co-conformance".into()],
+        },
+        Duration::from_millis(2),
+    )
     .await
     .expect("mock cohere");
     let provider = json!({"name": "p", "kind": "cohere", "base_url": mock.base_url(), "keys": ["co-conformance"]});

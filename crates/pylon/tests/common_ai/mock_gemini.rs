@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pylon_testkit::ai::MockNative;
 use pylon_testkit::ai::gemini::GeminiWire;
 use serde_json::{Value, json};
 
@@ -11,10 +12,12 @@ use super::conformance::{Case, PNG_1X1, SYSTEM};
 use super::native::{NativeMock, verdict};
 
 pub async fn gemini() -> NativeMock {
-    let mock = GeminiWire {
-        keys: vec!["AIza-conformance".into()],
-    }
-    .start(Duration::from_millis(2))
+    let mock = MockNative::start(
+        GeminiWire {
+            keys: vec!["AIza-conformance".into()],
+        },
+        Duration::from_millis(2),
+    )
     .await
     .expect("mock gemini");
     let provider = json!({"name": "p", "kind": "gemini", "base_url": mock.base_url(), "keys": ["AIza-conformance"]});

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pylon_testkit::ai::MockNative;
 use pylon_testkit::ai::mistral::MistralWire;
 use serde_json::{Value, json};
 
@@ -11,10 +12,12 @@ use super::conformance::Case;
 use super::native::{NativeMock, system_first, verdict};
 
 pub async fn mistral() -> NativeMock {
-    let mock = MistralWire {
-        keys: vec!["mistral-conformance".into()],
-    }
-    .start(Duration::from_millis(2))
+    let mock = MockNative::start(
+        MistralWire {
+            keys: vec!["mistral-conformance".into()],
+        },
+        Duration::from_millis(2),
+    )
     .await
     .expect("mock mistral");
     let provider = json!({"name": "p", "kind": "mistral", "base_url": mock.base_url(), "keys": ["mistral-conformance"]});

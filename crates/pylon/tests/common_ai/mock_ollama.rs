@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use pylon_testkit::ai::MockNative;
 use pylon_testkit::ai::ollama::OllamaWire;
 use serde_json::{Value, json};
 
@@ -10,8 +11,7 @@ use super::conformance::{Case, PNG_1X1};
 use super::native::{NativeMock, system_first, verdict};
 
 pub async fn ollama() -> NativeMock {
-    let mock = OllamaWire
-        .start(Duration::from_millis(2))
+    let mock = MockNative::start(OllamaWire, Duration::from_millis(2))
         .await
         .expect("mock ollama");
     let provider = json!({"name": "p", "kind": "ollama", "base_url": mock.base_url()});

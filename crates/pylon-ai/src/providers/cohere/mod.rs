@@ -143,13 +143,7 @@ mod tests {
 
     #[test]
     fn urls_auth_errors_and_embeddings() {
-        let settings = ProviderSettings {
-            name: "c".into(),
-            kind: "cohere",
-            base_url: "https://api.cohere.com/v2".into(),
-            headers: HeaderMap::new(),
-            config: serde_json::from_value(json!({"name": "c", "kind": "cohere"})).unwrap(),
-        };
+        let settings = crate::providers::testing::settings("cohere", "https://api.cohere.com/v2");
         let ep = Endpoint {
             settings: &settings,
             model: "embed-v4.0",

@@ -309,13 +309,7 @@ mod tests {
     use serde_json::json;
 
     fn decode_all(input: &str, piece: usize) -> Result<Vec<StreamEvent>, AiError> {
-        let mut d = CohereDecoder::new();
-        let mut out = Vec::new();
-        for c in input.as_bytes().chunks(piece) {
-            d.feed(c, &mut out)?;
-        }
-        d.finish(&mut out)?;
-        Ok(out)
+        crate::providers::testing::decode_in_pieces(Box::new(CohereDecoder::new()), input, piece)
     }
 
     const STREAM: &str = concat!(
@@ -332,18 +326,7 @@ mod tests {
 
     #[test]
     fn stream_split_anywhere() {
-        let strip = |v: Vec<StreamEvent>| -> Vec<StreamEvent> {
-            v.into_iter()
-                .map(|e| match e {
-                    StreamEvent::Start { id, model, .. } => StreamEvent::Start {
-                        id,
-                        model,
-                        created: 0,
-                    },
-                    e => e,
-                })
-                .collect()
-        };
+        let strip = crate::providers::testing::timeless;
         let whole = strip(decode_all(STREAM, STREAM.len()).unwrap());
         for piece in [1, 2, 3, 7, 16, 41] {
             assert_eq!(

@@ -314,13 +314,10 @@ mod tests {
 
     #[test]
     fn urls_keys_and_embeddings() {
-        let settings = ProviderSettings {
-            name: "g".into(),
-            kind: "gemini",
-            base_url: "https://generativelanguage.googleapis.com/v1beta".into(),
-            headers: HeaderMap::new(),
-            config: serde_json::from_value(json!({"name": "g", "kind": "gemini"})).unwrap(),
-        };
+        let settings = crate::providers::testing::settings(
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta",
+        );
         let ep = Endpoint {
             settings: &settings,
             model: "gemini-2.5-flash",

@@ -63,13 +63,7 @@ mod tests {
     use crate::types::*;
 
     fn decode_all(input: &str, piece: usize) -> Result<Vec<StreamEvent>, AiError> {
-        let mut d = GeminiDecoder::new();
-        let mut out = Vec::new();
-        for c in input.as_bytes().chunks(piece) {
-            d.feed(c, &mut out)?;
-        }
-        d.finish(&mut out)?;
-        Ok(out)
+        crate::providers::testing::decode_in_pieces(Box::new(GeminiDecoder::new()), input, piece)
     }
 
     // The shape Gemini streams: CRLF-separated events, usage on every chunk.
@@ -81,20 +75,8 @@ mod tests {
 
     #[test]
     fn decodes_split_anywhere_with_whole_tool_calls() {
-        let whole = decode_all(STREAM, STREAM.len()).unwrap();
-        let strip = |evs: Vec<StreamEvent>| -> Vec<StreamEvent> {
-            evs.into_iter()
-                .map(|e| match e {
-                    StreamEvent::Start { id, model, .. } => StreamEvent::Start {
-                        id,
-                        model,
-                        created: 0,
-                    },
-                    e => e,
-                })
-                .collect()
-        };
-        let whole = strip(whole);
+        let strip = crate::providers::testing::timeless;
+        let whole = strip(decode_all(STREAM, STREAM.len()).unwrap());
         for piece in 1..=STREAM.len().min(64) {
             assert_eq!(
                 strip(decode_all(STREAM, piece).unwrap()),

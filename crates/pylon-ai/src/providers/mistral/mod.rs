@@ -304,13 +304,7 @@ mod tests {
                 {"type": "thinking", "thinking": [{"type": "text", "text": "Let me think"}]},
                 {"type": "text", "text": "Answer"}], "tool_calls": null}}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}});
-        let ep_settings = ProviderSettings {
-            name: "m".into(),
-            kind: "mistral",
-            base_url: "http://x".into(),
-            headers: HeaderMap::new(),
-            config: serde_json::from_value(json!({"name": "m", "kind": "mistral"})).unwrap(),
-        };
+        let ep_settings = crate::providers::testing::settings("mistral", "http://x");
         let ep = Endpoint {
             settings: &ep_settings,
             model: "m",

@@ -71,13 +71,7 @@ mod tests {
     use crate::types::*;
 
     fn decode_all(input: &str, piece: usize) -> Result<Vec<StreamEvent>, AiError> {
-        let mut d = MistralDecoder::new();
-        let mut out = Vec::new();
-        for c in input.as_bytes().chunks(piece) {
-            d.feed(c, &mut out)?;
-        }
-        d.finish(&mut out)?;
-        Ok(out)
+        crate::providers::testing::decode_in_pieces(Box::new(MistralDecoder::new()), input, piece)
     }
 
     const STREAM: &str = concat!(

@@ -133,13 +133,7 @@ mod tests {
 
     #[test]
     fn urls_embeddings_errors_and_unsupported() {
-        let settings = ProviderSettings {
-            name: "o".into(),
-            kind: "ollama",
-            base_url: "http://127.0.0.1:11434".into(),
-            headers: HeaderMap::new(),
-            config: serde_json::from_value(json!({"name": "o", "kind": "ollama"})).unwrap(),
-        };
+        let settings = crate::providers::testing::settings("ollama", "http://127.0.0.1:11434");
         let ep = Endpoint {
             settings: &settings,
             model: "nomic-embed-text",

@@ -188,13 +188,7 @@ mod tests {
     use super::*;
 
     fn decode_all(input: &str, piece: usize) -> Result<Vec<StreamEvent>, AiError> {
-        let mut d = OllamaDecoder::new();
-        let mut out = Vec::new();
-        for c in input.as_bytes().chunks(piece) {
-            d.feed(c, &mut out)?;
-        }
-        d.finish(&mut out)?;
-        Ok(out)
+        crate::providers::testing::decode_in_pieces(Box::new(OllamaDecoder::new()), input, piece)
     }
 
     const STREAM: &str = concat!(
