@@ -108,6 +108,8 @@ pub async fn run<A: Attempt>(
         let g = chain[gi].clone();
         let mut pass = 0u32;
         'passes: loop {
+            let attempts_before = attempts;
+            let mut cooling = false;
             let mut retry_after: Option<Duration> = None;
             let mut stop_group = false;
             for di in engine.order(&g) {
@@ -131,7 +133,9 @@ pub async fn run<A: Attempt>(
                         Ok(Some((i, k))) => (Some(i), Some(k)),
                         Ok(None) => (None, None),
                         Err(why) => {
-                            if tried_keys.is_empty() {
+                            cooling |= matches!(why, NoKey::AllCooling);
+                            // Keep the error of a real attempt over "no key left".
+                            if tried_keys.is_empty() && last.is_none() {
                                 let e = no_key_error(dep, why);
                                 path.push(format!("{}: {}", dep.label(), e.class.as_str()));
                                 last = Some(e);
@@ -203,7 +207,16 @@ pub async fn run<A: Attempt>(
                 }
             }
             let fallbacks_ahead = allow_fallback && !primary.fallbacks.is_empty() && gi == 0;
-            if stop_group || fallbacks_ahead || gi > 0 || attempts >= max || last.is_none() {
+            // A pass that could call nothing while no key is merely cooling
+            // down (every key refused) would spin forever if repeated.
+            let idle_retry = attempts == attempts_before && !cooling;
+            if stop_group
+                || fallbacks_ahead
+                || gi > 0
+                || attempts >= max
+                || last.is_none()
+                || idle_retry
+            {
                 break;
             }
             pass += 1;

@@ -69,3 +69,7 @@ impl ProviderMock for OpenAiMock {
 
 conformance!(openai_native, openai("openai"));
 conformance!(openai_compatible_preset, openai("groq"));
+conformance!(gemini, common_ai::mock_gemini::gemini());
+conformance!(mistral, common_ai::mock_mistral::mistral());
+conformance!(cohere, common_ai::mock_cohere::cohere());
+conformance!(ollama, common_ai::mock_ollama::ollama());

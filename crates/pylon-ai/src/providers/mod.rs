@@ -14,9 +14,15 @@ use pylon_config::AiProviderConfig;
 use crate::error::{AiError, ErrorClass};
 use crate::types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamEvent};
 
+pub mod cohere;
 pub mod compat;
+pub mod gemini;
+pub mod mistral;
 pub mod mock;
+pub mod ollama;
 pub mod openai;
+#[cfg(test)]
+pub(crate) mod testing;
 
 /// Everything one call needs to know about where it goes.
 pub struct Endpoint<'a> {
@@ -234,6 +240,10 @@ pub static REGISTRY: &[Kind] = &[
     kind("openai", Some("https://api.openai.com/v1"), true, openai::build),
     kind("openai_compatible", None, false, compat::build),
     kind("mock", Some("http://mock.invalid"), false, mock::build),
+    kind("gemini", Some("https://generativelanguage.googleapis.com/v1beta"), true, gemini::build),
+    kind("mistral", Some("https://api.mistral.ai/v1"), true, mistral::build),
+    kind("cohere", Some("https://api.cohere.com/v2"), true, cohere::build),
+    kind("ollama", Some("http://127.0.0.1:11434"), false, ollama::build),
 ];
 
 /// The kind entry for a native kind.

@@ -20,8 +20,14 @@ use hyper::body::Incoming;
 use crate::body::{PacedBody, ResponseBody, full};
 use crate::server::{ConnCtx, Proto, ServerHandle, bind, lock, record_parts, spawn_http};
 
+pub mod cohere;
+pub mod gemini;
+pub mod mistral;
+pub mod native;
+pub mod ollama;
 pub mod openai;
 
+pub use native::MockNative;
 pub use openai::MockOpenAi;
 
 /// A fault for the next request that reaches the mock.
@@ -183,6 +189,10 @@ pub trait Wire: Send + Sync + 'static {
     fn malformed_chunk(&self) -> Bytes {
         Bytes::from_static(b"data: {\"this is\": not json\n\n")
     }
+    /// The content type of streamed answers.
+    fn stream_content_type(&self) -> &'static str {
+        "text/event-stream"
+    }
     /// Answer a request; `script` is the forced reply if a test set one.
     fn answer(&self, req: &http::request::Parts, body: &[u8], script: Option<Reply>) -> Answer;
 }
@@ -264,7 +274,7 @@ async fn serve<W: Wire>(
             let mut resp = Response::new(body);
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
+                HeaderValue::from_static(wire.stream_content_type()),
             );
             resp
         }

@@ -5,6 +5,11 @@
 pub mod conformance;
 pub mod inbound_openai;
 pub mod inbound_responses;
+pub mod mock_cohere;
+pub mod mock_gemini;
+pub mod mock_mistral;
+pub mod mock_ollama;
+pub mod native;
 pub mod sdk;
 
 use serde_json::{Value, json};
