@@ -3,19 +3,21 @@
 //! file, path and reason.
 #![forbid(unsafe_code)]
 
+pub mod envelope;
 mod error;
 mod load;
 pub mod model;
 mod model_policy;
 mod model_route;
 mod secret;
+pub mod sealing;
 mod target;
 mod validate;
 mod validate_policy;
 
 pub use error::{ConfigError, ConfigIssue};
 pub use load::{
-    ExtraCheck, from_document, from_document_with, load_file, load_file_with, load_str,
+    ExtraCheck, from_document, from_document_keyed, from_document_with, load_file, load_file_with, load_str, parse_document,
     load_str_with,
 };
 pub use model::*;

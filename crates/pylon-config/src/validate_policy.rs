@@ -225,3 +225,67 @@ struct Credentials {
     jwt_keys: HashSet<String>,
     subjects: HashSet<String>,
 }
+
+impl Validator {
+    /// Tenants: a route belongs to its service's tenant (`default` without one) and may
+    /// only use upstreams of that tenant; consumers only join groups of their tenant;
+    /// stored certificates are well-formed PEM.
+    pub(crate) fn tenants(&mut self, cfg: &Config) {
+        let service_tenant = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| cfg.services.iter().find(|s| &s.name == n))
+                .map_or("default", |s| s.tenant.as_str())
+        };
+        let upstream_tenant = |name: &str| {
+            cfg.upstreams
+                .iter()
+                .find(|u| u.name == name)
+                .map(|u| u.tenant.as_str())
+        };
+        for (i, r) in cfg.routes.iter().enumerate() {
+            let tenant = service_tenant(&r.service);
+            let mut used: Vec<(String, &str)> = Vec::new();
+            if let Some(u) = &r.upstream {
+                used.push((format!("routes[{i}].upstream"), u));
+            }
+            if let Some(a) = &r.aggregate {
+                for (j, part) in a.parts.iter().enumerate() {
+                    used.push((format!("routes[{i}].aggregate.parts[{j}].upstream"), &part.upstream));
+                }
+            }
+            for (path, u) in used {
+                if let Some(t) = upstream_tenant(u)
+                    && t != tenant
+                {
+                    self.push(
+                        path,
+                        format!("upstream `{u}` belongs to tenant `{t}`, this route to `{tenant}`"),
+                    );
+                }
+            }
+        }
+        for (i, c) in cfg.consumers.iter().enumerate() {
+            for (j, g) in c.groups.iter().enumerate() {
+                if let Some(group) = cfg.consumer_groups.iter().find(|x| &x.name == g)
+                    && group.tenant != c.tenant
+                {
+                    self.push(
+                        format!("consumers[{i}].groups[{j}]"),
+                        format!("group `{g}` belongs to tenant `{}`, this consumer to `{}`", group.tenant, c.tenant),
+                    );
+                }
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, t) in cfg.certificates.iter().enumerate() {
+            let p = format!("certificates[{i}]");
+            self.name(&format!("{p}.name"), &t.name, &mut names, "certificate");
+            if !t.cert_pem.contains("-----BEGIN CERTIFICATE-----") {
+                self.push(format!("{p}.cert_pem"), "must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
+            }
+            if !(t.key_pem.contains("-----BEGIN") && t.key_pem.contains("PRIVATE KEY-----")) {
+                self.push(format!("{p}.key_pem"), "must be a PEM private key");
+            }
+        }
+    }
+}
