@@ -14,14 +14,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pylon_config::Config;
-use pylon_store::sql::{ConfigVersion, DiffOp, NewAuditEntry, Page, VersionInfo};
+use pylon_store::sql::{ConfigVersion, DiffOp, Page, VersionInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::error::{AdminError, ApiResult, Detail};
+use crate::error::{AdminError, ApiResult};
 
 /// Body of `POST /config/publish`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -56,18 +56,21 @@ pub struct DiffQuery {
 }
 
 /// Validates a document with the full config checks (including the policy checks).
-pub(crate) fn validate(doc: &Value) -> Result<Config, AdminError> {
-    pylon_config::from_document_with(doc.clone(), "<draft>", &pylon_policy::check).map_err(|e| {
-        AdminError::Validation(
-            e.issues
-                .into_iter()
-                .map(|i| Detail {
-                    path: i.path,
-                    reason: i.reason,
-                })
-                .collect(),
-        )
-    })
+pub(crate) fn validate(st: &AdminState, doc: &Value) -> Result<Config, AdminError> {
+    crate::draft::validate(doc, st.master_key.as_deref()).map_err(AdminError::Validation)
+}
+
+/// Publishing or rolling back changes the live config of every tenant whose objects
+/// differ: the caller must administer each of them.
+fn may_release(caller: &Caller, from: &Value, to: &Value) -> ApiResult<()> {
+    let mut tenants = crate::collections::access::touched_tenants(from, to);
+    if tenants.is_empty() {
+        tenants.insert(crate::TENANT.to_owned());
+    }
+    for t in tenants {
+        caller.must_administer(&t)?;
+    }
+    Ok(())
 }
 
 fn etag(version: i64) -> HeaderValue {
@@ -87,24 +90,14 @@ pub(crate) fn if_match(headers: &HeaderMap, current: i64) -> Result<i64, AdminEr
 
 async fn audit(
     st: &AdminState,
-    actor: &str,
+    caller: &Caller,
     action: &str,
     id: String,
     before: Value,
     after: Value,
 ) {
-    let entry = NewAuditEntry {
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        object_kind: "config".into(),
-        object_id: id,
-        tenant: Some(crate::TENANT.into()),
-        before: Some(before),
-        after: Some(after),
-    };
-    if let Err(e) = st.store.audit().append(entry).await {
-        tracing::error!(error = %e, action, "cannot append the audit record");
-    }
+    crate::audit_api::record(st, caller, action, "config", &id, crate::TENANT, Some(&before), Some(&after))
+        .await;
 }
 
 #[utoipa::path(get, path = "/api/v1/config/draft", tag = "config", security(("bearer" = [])),
@@ -115,7 +108,7 @@ pub async fn get_draft(State(st): State<AdminState>, caller: Caller) -> ApiResul
     let d = st.store.config().get_draft().await?;
     let mut resp = Json(DraftBody {
         version: d.version,
-        document: d.document,
+        document: pylon_config::envelope::masked(&d.document),
     })
     .into_response();
     resp.headers_mut().insert(header::ETAG, etag(d.version));
@@ -147,9 +140,10 @@ pub async fn put_draft(
             current: before.version,
         });
     }
-    let doc: Value = serde_json::from_slice(&body)
+    let mut doc: Value = serde_json::from_slice(&body)
         .map_err(|e| AdminError::BadRequest(format!("the body is not JSON: {e}")))?;
-    validate(&doc)?;
+    crate::draft::prepare_document(&mut doc, &before.document, st.master_key.as_deref()).await?;
+    validate(&st, &doc)?;
     let version = match st
         .store
         .config()
@@ -162,18 +156,10 @@ pub async fn put_draft(
         }
         Err(e) => return Err(e.into()),
     };
-    audit(
-        &st,
-        &caller.name,
-        "update",
-        "draft".into(),
-        before.document,
-        doc.clone(),
-    )
-    .await;
+    audit(&st, &caller, "update", "draft".into(), before.document, doc.clone()).await;
     let mut resp = Json(DraftBody {
         version,
-        document: doc,
+        document: pylon_config::envelope::masked(&doc),
     })
     .into_response();
     resp.headers_mut().insert(header::ETAG, etag(version));
@@ -224,7 +210,6 @@ pub async fn publish(
     caller: Caller,
     body: Bytes,
 ) -> ApiResult<Response> {
-    caller.can_write()?;
     if st.file_managed {
         return Err(AdminError::FileManaged);
     }
@@ -235,8 +220,10 @@ pub async fn publish(
             .map_err(|e| AdminError::BadRequest(format!("the body is not valid: {e}")))?
     };
     let draft = st.store.config().get_draft().await?;
-    let config = validate(&draft.document)?;
     let before = st.store.config().active_version().await?;
+    let empty = Value::Object(Default::default());
+    may_release(&caller, before.as_ref().map_or(&empty, |v| &v.document), &draft.document)?;
+    let config = validate(&st, &draft.document)?;
     let store = st.store.clone();
     let (actor, message) = (caller.name.clone(), req.message);
     let info = activate_then_record(&st, config, || async move {
@@ -247,15 +234,7 @@ pub async fn publish(
     })
     .await?;
     let before_doc = before.map(|v| v.document).unwrap_or(Value::Null);
-    audit(
-        &st,
-        &caller.name,
-        "publish",
-        info.number.to_string(),
-        before_doc,
-        draft.document,
-    )
-    .await;
+    audit(&st, &caller, "publish", info.number.to_string(), before_doc, draft.document).await;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
@@ -270,14 +249,16 @@ pub async fn rollback(
     caller: Caller,
     n: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Response> {
-    caller.can_write()?;
+    caller.can_read()?;
     if st.file_managed {
         return Err(AdminError::FileManaged);
     }
     let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let target = st.store.config().get_version(n).await?;
-    let config = validate(&target.document)?;
     let before = st.store.config().active_version().await?;
+    let empty = Value::Object(Default::default());
+    may_release(&caller, before.as_ref().map_or(&empty, |v| &v.document), &target.document)?;
+    let config = validate(&st, &target.document)?;
     let store = st.store.clone();
     let actor = caller.name.clone();
     let info = activate_then_record(&st, config, || async move {
@@ -285,15 +266,7 @@ pub async fn rollback(
     })
     .await?;
     let before_doc = before.map(|v| v.document).unwrap_or(Value::Null);
-    audit(
-        &st,
-        &caller.name,
-        "rollback",
-        info.number.to_string(),
-        before_doc,
-        target.document,
-    )
-    .await;
+    audit(&st, &caller, "rollback", info.number.to_string(), before_doc, target.document).await;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
@@ -323,7 +296,9 @@ pub async fn get_version(
 ) -> ApiResult<Json<ConfigVersion>> {
     caller.can_read()?;
     let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    Ok(Json(st.store.config().get_version(n).await?))
+    let mut v = st.store.config().get_version(n).await?;
+    pylon_config::envelope::mask_document(&mut v.document);
+    Ok(Json(v))
 }
 
 #[utoipa::path(get, path = "/api/v1/config/diff", tag = "config", security(("bearer" = [])),
