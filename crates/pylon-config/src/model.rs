@@ -60,6 +60,10 @@ pub struct ServerConfig {
     /// consumer's name (with `X-Consumer-Groups`, `-Tenant`, `-Custom-Id`,
     /// `X-Credential-Id`); an empty string sends none of them.
     pub consumer_header: String,
+    /// When set, `/metrics` answers only with `Authorization: Bearer <this token>`
+    /// (`/healthz` and `/readyz` stay open). A secret: use `${ENV}` in files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +77,7 @@ impl Default for ServerConfig {
             via_header: true,
             watch_config: true,
             consumer_header: "x-consumer-name".into(),
+            metrics_token: None,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::error::ConfigIssue;
 pub const SECRET_FIELDS: &[&str] = &[
     "consumers/*/credentials/*/secret",
     "certificates/*/key_pem",
+    "server/metrics_token",
 ];
 
 /// Secret fields inside a policy's `config`, wherever the policy is attached.
