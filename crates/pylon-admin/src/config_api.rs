@@ -101,8 +101,9 @@ async fn audit(
 }
 
 #[utoipa::path(get, path = "/api/v1/config/draft", tag = "config", security(("bearer" = [])),
-    responses((status = 200, description = "the draft; ETag is its version", body = DraftBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "the draft (secrets as fingerprints); ETag is its version", body = DraftBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody)))]
 pub async fn get_draft(State(st): State<AdminState>, caller: Caller) -> ApiResult<Response> {
     caller.can_read()?;
     let d = st.store.config().get_draft().await?;
@@ -119,6 +120,9 @@ pub async fn get_draft(State(st): State<AdminState>, caller: Caller) -> ApiResul
     request_body(content = Object, description = "a whole config document"),
     params(("If-Match" = String, Header, description = "the draft's ETag")),
     responses((status = 200, description = "stored; the new version", body = DraftBody),
+        (status = 400, description = "malformed body or parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the role does not allow it", body = crate::openapi::ErrorBody),
         (status = 409, description = "file-managed config", body = crate::openapi::ErrorBody),
         (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
         (status = 422, description = "invalid document, every issue listed", body = crate::openapi::ErrorBody),
@@ -202,7 +206,11 @@ where
 
 #[utoipa::path(post, path = "/api/v1/config/publish", tag = "config", security(("bearer" = [])),
     request_body = PublishRequest,
-    responses((status = 201, description = "the new active version (without document)"),
+    responses((status = 201, description = "the new active version (without document)", body = Object),
+        (status = 400, description = "malformed body or parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the role does not allow it", body = crate::openapi::ErrorBody),
+        (status = 412, description = "the draft moved meanwhile", body = crate::openapi::ErrorBody),
         (status = 409, description = "file-managed config", body = crate::openapi::ErrorBody),
         (status = 422, description = "the draft is invalid or cannot be activated", body = crate::openapi::ErrorBody)))]
 pub async fn publish(
@@ -240,7 +248,11 @@ pub async fn publish(
 
 #[utoipa::path(post, path = "/api/v1/config/versions/{n}/rollback", tag = "config", security(("bearer" = [])),
     params(("n" = i64, Path, description = "the version to return to")),
-    responses((status = 201, description = "the new version recording the rollback"),
+    responses((status = 201, description = "the new version recording the rollback", body = Object),
+        (status = 400, description = "malformed body or parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the role does not allow it", body = crate::openapi::ErrorBody),
+        (status = 412, description = "the draft moved meanwhile", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such version", body = crate::openapi::ErrorBody),
         (status = 409, description = "file-managed config", body = crate::openapi::ErrorBody),
         (status = 422, description = "that version no longer validates or cannot be activated", body = crate::openapi::ErrorBody)))]
@@ -272,7 +284,10 @@ pub async fn rollback(
 
 #[utoipa::path(get, path = "/api/v1/config/versions", tag = "config", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, description = "`{items, page, per_page, total}`, newest first")))]
+    responses((status = 200, description = "`{items, page, per_page, total}`, newest first", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody)))]
 pub async fn list_versions(
     State(st): State<AdminState>,
     caller: Caller,
@@ -287,7 +302,10 @@ pub async fn list_versions(
 
 #[utoipa::path(get, path = "/api/v1/config/versions/{n}", tag = "config", security(("bearer" = [])),
     params(("n" = i64, Path, description = "version number")),
-    responses((status = 200, description = "the version with its document"),
+    responses((status = 200, description = "the version with its document (secrets as fingerprints)", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such version", body = crate::openapi::ErrorBody)))]
 pub async fn get_version(
     State(st): State<AdminState>,
@@ -303,7 +321,10 @@ pub async fn get_version(
 
 #[utoipa::path(get, path = "/api/v1/config/diff", tag = "config", security(("bearer" = [])),
     params(DiffQuery),
-    responses((status = 200, description = "`{from, to, changes: [{op, path}]}`"),
+    responses((status = 200, description = "`{from, to, changes: [{op, path}]}`", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such version", body = crate::openapi::ErrorBody)))]
 pub async fn diff(
     State(st): State<AdminState>,

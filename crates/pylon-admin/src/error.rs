@@ -77,6 +77,9 @@ impl AdminError {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
             AdminError::Store(StoreError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AdminError::Store(StoreError::MissingReference(_)) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
             AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
             AdminError::CacheBackend(_) => (StatusCode::BAD_GATEWAY, "cache_backend_error"),
         }

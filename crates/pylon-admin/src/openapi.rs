@@ -87,7 +87,8 @@ impl Modify for Bearer {
 pub struct ApiDoc;
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(("bearer" = [])),
-    responses((status = 200, description = "this document")))]
+    responses((status = 200, description = "this document", body = Object),
+        (status = 401, description = "no or bad token", body = ErrorBody)))]
 pub async fn serve(_caller: Caller) -> ApiResult<Json<utoipa::openapi::OpenApi>> {
     Ok(Json(ApiDoc::openapi()))
 }

@@ -125,6 +125,7 @@ pub async fn create(State(st): State<AdminState>, caller: Caller, body: Bytes) -
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "the tenant", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such tenant (or no role on it)", body = crate::openapi::ErrorBody)))]
 pub async fn read(State(st): State<AdminState>, caller: Caller, p: P1) -> ApiResult<Response> {
@@ -157,6 +158,7 @@ pub async fn update(State(st): State<AdminState>, caller: Caller, p: P1, h: Head
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}", tag = "tenants",
     params(("tenant" = String, Path), ("If-Match" = String, Header, description = "the tenant's ETag")), security(("bearer" = [])),
     responses((status = 204, description = "deleted with its teams and role grants"),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "not its owner", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such tenant", body = crate::openapi::ErrorBody),
@@ -204,6 +206,7 @@ pub(crate) async fn members_of(st: &AdminState, tenant: &str) -> ApiResult<Vec<(
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/members", tag = "tenants", params(("tenant" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "`[{user_id, name, role}]`", body = [Member]),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such tenant", body = crate::openapi::ErrorBody)))]
 pub async fn members(State(st): State<AdminState>, caller: Caller, p: P1) -> ApiResult<Json<Vec<Member>>> {
@@ -258,6 +261,7 @@ pub async fn grant(State(st): State<AdminState>, caller: Caller, p: P2, body: By
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/members/{user}", tag = "tenants",
     params(("tenant" = String, Path), ("user" = String, Path, description = "admin user id")), security(("bearer" = [])),
     responses((status = 204, description = "the role is gone"),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "role does not allow it", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such tenant, user or role", body = crate::openapi::ErrorBody),
@@ -318,6 +322,7 @@ async fn team_in(st: &AdminState, caller: &Caller, tenant: &str, team: &str) -> 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/teams/{team}", tag = "tenants", params(("tenant" = String, Path), ("team" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "the team", body = Object),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such team", body = crate::openapi::ErrorBody)))]
 pub async fn read_team(State(st): State<AdminState>, caller: Caller, p: P2) -> ApiResult<Response> {
     let (tenant, team) = path(p)?;
@@ -350,6 +355,7 @@ pub async fn update_team(State(st): State<AdminState>, caller: Caller, p: P2, h:
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/teams/{team}", tag = "tenants",
     params(("tenant" = String, Path), ("team" = String, Path), ("If-Match" = String, Header)), security(("bearer" = [])),
     responses((status = 204, description = "deleted"),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "not owner/admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such team", body = crate::openapi::ErrorBody),
@@ -383,6 +389,7 @@ async fn membership(st: AdminState, caller: Caller, p: P3, h: HeaderMap, add: bo
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/teams/{team}/members/{user}", tag = "tenants",
     params(("tenant" = String, Path), ("team" = String, Path), ("user" = String, Path), ("If-Match" = String, Header)), security(("bearer" = [])),
     responses((status = 200, description = "the team", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "not owner/admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such team or user", body = crate::openapi::ErrorBody),
@@ -396,6 +403,7 @@ pub async fn add_member(State(st): State<AdminState>, caller: Caller, p: P3, h: 
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/teams/{team}/members/{user}", tag = "tenants",
     params(("tenant" = String, Path), ("team" = String, Path), ("user" = String, Path), ("If-Match" = String, Header)), security(("bearer" = [])),
     responses((status = 200, description = "the team", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "not owner/admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such team or member", body = crate::openapi::ErrorBody),

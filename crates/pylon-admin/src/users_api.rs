@@ -118,6 +118,7 @@ pub async fn create(State(st): State<AdminState>, caller: Caller, body: Bytes) -
 
 #[utoipa::path(get, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, description = "the user with their roles", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such user", body = crate::openapi::ErrorBody)))]
@@ -132,6 +133,7 @@ pub async fn read(State(st): State<AdminState>, caller: Caller, p: Result<Path<S
 #[utoipa::path(delete, path = "/api/v1/users/{user}", tag = "users",
     params(("user" = String, Path, description = "user id"), ("If-Match" = String, Header, description = "the user's ETag")), security(("bearer" = [])),
     responses((status = 204, description = "deleted with their tokens and roles"),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a platform admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such user", body = crate::openapi::ErrorBody),
@@ -172,6 +174,7 @@ pub async fn set_password(State(st): State<AdminState>, caller: Caller, p: Resul
 
 #[utoipa::path(get, path = "/api/v1/users/{user}/tokens", tag = "users", params(("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, description = "the user's tokens and sessions (never the token)", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such user", body = crate::openapi::ErrorBody)))]
@@ -204,6 +207,7 @@ pub async fn create_token(State(st): State<AdminState>, caller: Caller, p: Resul
 #[utoipa::path(delete, path = "/api/v1/users/{user}/tokens/{token}", tag = "users",
     params(("user" = String, Path, description = "user id"), ("token" = String, Path, description = "token id")), security(("bearer" = [])),
     responses((status = 204, description = "revoked"),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such user or token", body = crate::openapi::ErrorBody)))]
