@@ -83,6 +83,15 @@ impl Caller {
         }
     }
 
+    /// Owner or admin on some tenant (may release changes at all).
+    pub fn administers_any(&self) -> Result<(), AdminError> {
+        if self.roles.values().any(|r| matches!(r, Role::Owner | Role::Admin)) {
+            Ok(())
+        } else {
+            Err(forbidden("publishing and rolling back need admin or owner on a tenant"))
+        }
+    }
+
     /// Owner or admin on `tenant`, else 403.
     pub fn must_administer(&self, tenant: &str) -> Result<(), AdminError> {
         if self.administers(tenant) {

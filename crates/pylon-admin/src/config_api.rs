@@ -218,6 +218,7 @@ pub async fn publish(
     caller: Caller,
     body: Bytes,
 ) -> ApiResult<Response> {
+    caller.administers_any()?;
     if st.file_managed {
         return Err(AdminError::FileManaged);
     }
@@ -262,6 +263,7 @@ pub async fn rollback(
     n: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Response> {
     caller.can_read()?;
+    caller.administers_any()?;
     if st.file_managed {
         return Err(AdminError::FileManaged);
     }

@@ -93,6 +93,7 @@ pub(crate) async fn hash_password(password: String) -> ApiResult<String> {
 /// matches), and the other secrets are sealed (see `pylon_config::sealing`).
 /// `${ENV}` references are kept as written. Also used by `pylon config import`.
 pub async fn prepare_document(new: &mut Value, old: &Value, key: Option<&MasterKey>) -> ApiResult<()> {
+    let mut problems = Vec::new();
     let consumers = new.get_mut("consumers").and_then(Value::as_array_mut);
     for (i, consumer) in consumers.into_iter().flatten().enumerate() {
         let creds = consumer.get_mut("credentials").and_then(Value::as_array_mut);
@@ -101,6 +102,14 @@ pub async fn prepare_document(new: &mut Value, old: &Value, key: Option<&MasterK
             match obj.get("type").and_then(Value::as_str) {
                 Some("key_auth") => {
                     if let Some(k) = clear(obj.get("key")) {
+                        if k.len() < 8 {
+                            // The check `pylon validate` makes on clear keys, before hashing.
+                            problems.push(Detail {
+                                path: format!("consumers[{i}].credentials[{j}].key"),
+                                reason: "API keys need at least 8 characters".into(),
+                            });
+                            continue;
+                        }
                         obj.remove("key");
                         obj.insert("key_sha256".into(), json!(hex::encode(Sha256::digest(k.as_bytes()))));
                     }
@@ -130,11 +139,11 @@ pub async fn prepare_document(new: &mut Value, old: &Value, key: Option<&MasterK
             }
         }
     }
-    let issues = pylon_config::sealing::seal_document(new, old, key);
-    if issues.is_empty() {
+    problems.extend(details(pylon_config::sealing::seal_document(new, old, key)));
+    if problems.is_empty() {
         Ok(())
     } else {
-        Err(AdminError::Validation(details(issues)))
+        Err(AdminError::Validation(problems))
     }
 }
 

@@ -151,8 +151,10 @@ async fn consumers_credentials_and_policies_at_three_levels() {
         post(&node, "/api/v1/consumer_groups", json!({"name": "pro"})).await;
         let (s, _, b) = post(&node, "/api/v1/consumers", json!({"name": "alice", "groups": ["pro"]})).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
-        let (s, _, b) = post(&node, "/api/v1/consumers", json!({"name": "bob", "groups": ["nope"]})).await;
+        let short = json!({"name": "bob", "credentials": [{"type": "key_auth", "key": "short"}]});
+        let (s, _, b) = post(&node, "/api/v1/consumers", short).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(detail_paths(&b), ["consumers[1].credentials[0].key"]);
 
         // A key-auth credential without a key: one is generated, shown once, stored hashed.
         let (s, _, cred) = post(&node, "/api/v1/consumers/alice/credentials", json!({"type": "key_auth"})).await;
