@@ -93,9 +93,13 @@ pub async fn query(
         more |= page.next_cursor.is_some();
         items.extend(page.items);
     }
-    items.sort_by(|a, b| b.id.cmp(&a.id));
+    items.sort_by_key(|e| std::cmp::Reverse(e.id));
     more |= items.len() > limit as usize;
     items.truncate(limit as usize);
-    let next_cursor = if more { items.last().map(|e| e.id) } else { None };
+    let next_cursor = if more {
+        items.last().map(|e| e.id)
+    } else {
+        None
+    };
     Ok(Json(AuditPage { items, next_cursor }))
 }

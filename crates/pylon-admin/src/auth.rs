@@ -70,7 +70,9 @@ impl Caller {
         if self.reads(TENANT) {
             Ok(())
         } else {
-            Err(forbidden(format!("reading this needs a role on tenant `{TENANT}`")))
+            Err(forbidden(format!(
+                "reading this needs a role on tenant `{TENANT}`"
+            )))
         }
     }
 
@@ -79,16 +81,24 @@ impl Caller {
         if self.is_platform_admin() {
             Ok(())
         } else {
-            Err(forbidden(format!("changing this needs admin or owner on tenant `{TENANT}`")))
+            Err(forbidden(format!(
+                "changing this needs admin or owner on tenant `{TENANT}`"
+            )))
         }
     }
 
     /// Owner or admin on some tenant (may release changes at all).
     pub fn administers_any(&self) -> Result<(), AdminError> {
-        if self.roles.values().any(|r| matches!(r, Role::Owner | Role::Admin)) {
+        if self
+            .roles
+            .values()
+            .any(|r| matches!(r, Role::Owner | Role::Admin))
+        {
             Ok(())
         } else {
-            Err(forbidden("publishing and rolling back need admin or owner on a tenant"))
+            Err(forbidden(
+                "publishing and rolling back need admin or owner on a tenant",
+            ))
         }
     }
 
@@ -97,7 +107,9 @@ impl Caller {
         if self.administers(tenant) {
             Ok(())
         } else {
-            Err(forbidden(format!("this needs admin or owner on tenant `{tenant}`")))
+            Err(forbidden(format!(
+                "this needs admin or owner on tenant `{tenant}`"
+            )))
         }
     }
 }

@@ -96,8 +96,17 @@ async fn audit(
     before: Value,
     after: Value,
 ) {
-    crate::audit_api::record(st, caller, action, "config", &id, crate::TENANT, Some(&before), Some(&after))
-        .await;
+    crate::audit_api::record(
+        st,
+        caller,
+        action,
+        "config",
+        &id,
+        crate::TENANT,
+        Some(&before),
+        Some(&after),
+    )
+    .await;
 }
 
 #[utoipa::path(get, path = "/api/v1/config/draft", tag = "config", security(("bearer" = [])),
@@ -160,7 +169,15 @@ pub async fn put_draft(
         }
         Err(e) => return Err(e.into()),
     };
-    audit(&st, &caller, "update", "draft".into(), before.document, doc.clone()).await;
+    audit(
+        &st,
+        &caller,
+        "update",
+        "draft".into(),
+        before.document,
+        doc.clone(),
+    )
+    .await;
     let mut resp = Json(DraftBody {
         version,
         document: pylon_config::envelope::masked(&doc),
@@ -231,7 +248,11 @@ pub async fn publish(
     let draft = st.store.config().get_draft().await?;
     let before = st.store.config().active_version().await?;
     let empty = Value::Object(Default::default());
-    may_release(&caller, before.as_ref().map_or(&empty, |v| &v.document), &draft.document)?;
+    may_release(
+        &caller,
+        before.as_ref().map_or(&empty, |v| &v.document),
+        &draft.document,
+    )?;
     let config = validate(&st, &draft.document)?;
     let store = st.store.clone();
     let (actor, message) = (caller.name.clone(), req.message);
@@ -243,7 +264,15 @@ pub async fn publish(
     })
     .await?;
     let before_doc = before.map(|v| v.document).unwrap_or(Value::Null);
-    audit(&st, &caller, "publish", info.number.to_string(), before_doc, draft.document).await;
+    audit(
+        &st,
+        &caller,
+        "publish",
+        info.number.to_string(),
+        before_doc,
+        draft.document,
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
@@ -271,7 +300,11 @@ pub async fn rollback(
     let target = st.store.config().get_version(n).await?;
     let before = st.store.config().active_version().await?;
     let empty = Value::Object(Default::default());
-    may_release(&caller, before.as_ref().map_or(&empty, |v| &v.document), &target.document)?;
+    may_release(
+        &caller,
+        before.as_ref().map_or(&empty, |v| &v.document),
+        &target.document,
+    )?;
     let config = validate(&st, &target.document)?;
     let store = st.store.clone();
     let actor = caller.name.clone();
@@ -280,7 +313,15 @@ pub async fn rollback(
     })
     .await?;
     let before_doc = before.map(|v| v.document).unwrap_or(Value::Null);
-    audit(&st, &caller, "rollback", info.number.to_string(), before_doc, target.document).await;
+    audit(
+        &st,
+        &caller,
+        "rollback",
+        info.number.to_string(),
+        before_doc,
+        target.document,
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 

@@ -92,13 +92,21 @@ pub(crate) async fn hash_password(password: String) -> ApiResult<String> {
 /// basic-auth passwords become argon2 `password_hash`es (the old hash is kept when it
 /// matches), and the other secrets are sealed (see `pylon_config::sealing`).
 /// `${ENV}` references are kept as written. Also used by `pylon config import`.
-pub async fn prepare_document(new: &mut Value, old: &Value, key: Option<&MasterKey>) -> ApiResult<()> {
+pub async fn prepare_document(
+    new: &mut Value,
+    old: &Value,
+    key: Option<&MasterKey>,
+) -> ApiResult<()> {
     let mut problems = Vec::new();
     let consumers = new.get_mut("consumers").and_then(Value::as_array_mut);
     for (i, consumer) in consumers.into_iter().flatten().enumerate() {
-        let creds = consumer.get_mut("credentials").and_then(Value::as_array_mut);
+        let creds = consumer
+            .get_mut("credentials")
+            .and_then(Value::as_array_mut);
         for (j, cred) in creds.into_iter().flatten().enumerate() {
-            let Some(obj) = cred.as_object_mut() else { continue };
+            let Some(obj) = cred.as_object_mut() else {
+                continue;
+            };
             match obj.get("type").and_then(Value::as_str) {
                 Some("key_auth") => {
                     if let Some(k) = clear(obj.get("key")) {
@@ -111,13 +119,21 @@ pub async fn prepare_document(new: &mut Value, old: &Value, key: Option<&MasterK
                             continue;
                         }
                         obj.remove("key");
-                        obj.insert("key_sha256".into(), json!(hex::encode(Sha256::digest(k.as_bytes()))));
+                        obj.insert(
+                            "key_sha256".into(),
+                            json!(hex::encode(Sha256::digest(k.as_bytes()))),
+                        );
                     }
                 }
                 Some("basic_auth") => {
-                    let Some(pw) = clear(obj.get("password")) else { continue };
+                    let Some(pw) = clear(obj.get("password")) else {
+                        continue;
+                    };
                     let pointer = format!("/consumers/{i}/credentials/{j}/password_hash");
-                    let kept = old.pointer(&pointer).and_then(Value::as_str).map(str::to_owned);
+                    let kept = old
+                        .pointer(&pointer)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
                     let reuse = match kept {
                         Some(h) => {
                             let (pw, h2) = (pw.clone(), h.clone());
@@ -149,7 +165,11 @@ pub async fn prepare_document(new: &mut Value, old: &Value, key: Option<&MasterK
 
 /// Applies `change` to the draft and stores it (see the module doc). `change` may run
 /// more than once; it sees the current draft each time.
-pub(crate) async fn modify<T, F>(st: &AdminState, caller: &Caller, mut change: F) -> ApiResult<Written<T>>
+pub(crate) async fn modify<T, F>(
+    st: &AdminState,
+    caller: &Caller,
+    mut change: F,
+) -> ApiResult<Written<T>>
 where
     F: FnMut(&mut Value) -> ApiResult<T>,
 {
@@ -164,7 +184,12 @@ where
         let key = st.master_key.as_deref();
         prepare_document(&mut doc, &draft.document, key).await?;
         check_new_issues(&doc, &draft.document, key)?;
-        match st.store.config().put_draft(&doc, draft.version, &caller.name).await {
+        match st
+            .store
+            .config()
+            .put_draft(&doc, draft.version, &caller.name)
+            .await
+        {
             Ok(version) => {
                 tracing::debug!(version, "draft written");
                 return Ok(Written { out, after: doc });

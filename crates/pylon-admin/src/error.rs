@@ -129,7 +129,10 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResu
         .map_err(|e| AdminError::BadRequest(format!("the body is not JSON: {e}")))?;
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
-        AdminError::invalid(if path == "." { String::new() } else { path }, e.into_inner().to_string())
+        AdminError::invalid(
+            if path == "." { String::new() } else { path },
+            e.into_inner().to_string(),
+        )
     })
 }
 

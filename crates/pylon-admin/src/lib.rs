@@ -30,6 +30,7 @@ mod error;
 mod openapi;
 mod openapi_collections;
 mod session_api;
+mod teams_api;
 mod tenants_api;
 mod users_api;
 
@@ -122,7 +123,9 @@ pub fn router(state: AdminState) -> Router {
         .route("/tenants", get(tenants_api::list).post(tenants_api::create))
         .route(
             "/tenants/{tenant}",
-            get(tenants_api::read).put(tenants_api::update).delete(tenants_api::remove),
+            get(tenants_api::read)
+                .put(tenants_api::update)
+                .delete(tenants_api::remove),
         )
         .route("/tenants/{tenant}/members", get(tenants_api::members))
         .route(
@@ -131,28 +134,34 @@ pub fn router(state: AdminState) -> Router {
         )
         .route(
             "/tenants/{tenant}/teams",
-            get(tenants_api::teams).post(tenants_api::create_team),
+            get(teams_api::teams).post(teams_api::create_team),
         )
         .route(
             "/tenants/{tenant}/teams/{team}",
-            get(tenants_api::read_team)
-                .put(tenants_api::update_team)
-                .delete(tenants_api::remove_team),
+            get(teams_api::read_team)
+                .put(teams_api::update_team)
+                .delete(teams_api::remove_team),
         )
         .route(
             "/tenants/{tenant}/teams/{team}/members/{user}",
-            put(tenants_api::add_member).delete(tenants_api::remove_member),
+            put(teams_api::add_member).delete(teams_api::remove_member),
         );
     // -- Admin users, their tokens, console sessions.
     let router = router
         .route("/users", get(users_api::list).post(users_api::create))
-        .route("/users/{user}", get(users_api::read).delete(users_api::remove))
+        .route(
+            "/users/{user}",
+            get(users_api::read).delete(users_api::remove),
+        )
         .route("/users/{user}/password", put(users_api::set_password))
         .route(
             "/users/{user}/tokens",
             get(users_api::tokens).post(users_api::create_token),
         )
-        .route("/users/{user}/tokens/{token}", delete(users_api::revoke_token))
+        .route(
+            "/users/{user}/tokens/{token}",
+            delete(users_api::revoke_token),
+        )
         .route("/auth/login", post(session_api::login))
         .route("/auth/logout", post(session_api::logout))
         .route("/auth/whoami", get(session_api::whoami));

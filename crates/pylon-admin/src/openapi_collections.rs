@@ -2,7 +2,9 @@
 //! document lists exactly the collection endpoints the router serves.
 
 use utoipa::Modify;
-use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::SecurityRequirement;
@@ -39,7 +41,10 @@ fn page() -> Schema {
     Schema::Object(
         ObjectBuilder::new()
             .schema_type(Type::Object)
-            .property("items", ArrayBuilder::new().items(RefOr::T(envelope())).build())
+            .property(
+                "items",
+                ArrayBuilder::new().items(RefOr::T(envelope())).build(),
+            )
             .property("page", typed(Type::Integer))
             .property("per_page", typed(Type::Integer))
             .property("total", typed(Type::Integer))
@@ -52,7 +57,10 @@ fn page() -> Schema {
 fn json(description: &str, schema: impl Into<RefOr<Schema>>) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
-        .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
         .build()
 }
 
@@ -97,7 +105,10 @@ fn body(c: &Collection) -> utoipa::openapi::request_body::RequestBody {
             "a `{}` item of the config document (see docs/configuration.md)",
             c.dotted(None)
         )))
-        .content("application/json", ContentBuilder::new().schema(Some(object())).build())
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(object())).build(),
+        )
         .required(Some(Required::True))
         .build()
 }
@@ -122,7 +133,10 @@ const WRITE: &[(&str, &str)] = &[
     ("401", "no or bad token"),
     ("403", "your role does not allow it"),
     ("404", "no such object (or its tenant is not yours)"),
-    ("409", "the name is taken, a lifecycle transition is not allowed, or the config is file-managed"),
+    (
+        "409",
+        "the name is taken, a lifecycle transition is not allowed, or the config is file-managed",
+    ),
     ("412", "stale If-Match (or the draft kept moving)"),
     ("422", "invalid: every failing field path in `details`"),
     ("428", "If-Match missing"),
@@ -130,17 +144,30 @@ const WRITE: &[(&str, &str)] = &[
 
 fn list_op(c: &Collection) -> Operation {
     let mut op = operation(c, format!("List {} objects", c.kind), READ)
-        .parameter(query_param("page", Type::Integer, "1-based page (default 1)"))
-        .parameter(query_param("per_page", Type::Integer, "items per page, 1..=1000 (default 50)"));
+        .parameter(query_param(
+            "page",
+            Type::Integer,
+            "1-based page (default 1)",
+        ))
+        .parameter(query_param(
+            "per_page",
+            Type::Integer,
+            "items per page, 1..=1000 (default 50)",
+        ));
     for f in c.filters {
-        op = op.parameter(query_param(f, Type::String, "only items whose field equals this"));
+        op = op.parameter(query_param(
+            f,
+            Type::String,
+            "only items whose field equals this",
+        ));
     }
     op.response("200", json("`{items, page, per_page, total}`", page()))
         .build()
 }
 
 fn item_op(c: &Collection, summary: String, codes: &[(&str, &str)]) -> OperationBuilder {
-    operation(c, summary, codes).parameter(path_param("key", &format!("the {}'s {}", c.kind, c.key)))
+    operation(c, summary, codes)
+        .parameter(path_param("key", &format!("the {}'s {}", c.kind, c.key)))
 }
 
 pub(crate) struct Collections;
@@ -150,27 +177,41 @@ impl Modify for Collections {
         for c in COLLECTIONS {
             let list = format!("/api/v1{}", c.list_url());
             let item = format!("/api/v1{}", c.item_url());
-            api.paths.add_path_operation(&list, vec![HttpMethod::Get], list_op(c));
+            api.paths
+                .add_path_operation(&list, vec![HttpMethod::Get], list_op(c));
             let create = operation(c, format!("Create a {}", c.kind), WRITE)
                 .request_body(Some(body(c)))
-                .response("201", json("created: the envelope (`once` holds a generated key)", envelope()))
+                .response(
+                    "201",
+                    json(
+                        "created: the envelope (`once` holds a generated key)",
+                        envelope(),
+                    ),
+                )
                 .build();
-            api.paths.add_path_operation(&list, vec![HttpMethod::Post], create);
+            api.paths
+                .add_path_operation(&list, vec![HttpMethod::Post], create);
             let get = item_op(c, format!("Get a {}", c.kind), READ)
-                .response("200", json("the envelope; ETag is the object's", envelope()))
+                .response(
+                    "200",
+                    json("the envelope; ETag is the object's", envelope()),
+                )
                 .build();
-            api.paths.add_path_operation(&item, vec![HttpMethod::Get], get);
+            api.paths
+                .add_path_operation(&item, vec![HttpMethod::Get], get);
             let put = item_op(c, format!("Replace a {}", c.kind), WRITE)
                 .parameter(if_match())
                 .request_body(Some(body(c)))
                 .response("200", json("the new envelope", envelope()))
                 .build();
-            api.paths.add_path_operation(&item, vec![HttpMethod::Put], put);
+            api.paths
+                .add_path_operation(&item, vec![HttpMethod::Put], put);
             let delete = item_op(c, format!("Delete a {}", c.kind), WRITE)
                 .parameter(if_match())
                 .response("204", ResponseBuilder::new().description("deleted").build())
                 .build();
-            api.paths.add_path_operation(&item, vec![HttpMethod::Delete], delete);
+            api.paths
+                .add_path_operation(&item, vec![HttpMethod::Delete], delete);
         }
     }
 }

@@ -54,10 +54,16 @@ fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
         (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
         (status = 401, description = "wrong user or password", body = crate::openapi::ErrorBody),
         (status = 422, description = "bad body", body = crate::openapi::ErrorBody)))]
-pub async fn login(State(st): State<AdminState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn login(
+    State(st): State<AdminState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let b: Login = parse_body(&body)?;
     let found = st.store.access().password_hash(&b.user).await?;
-    let hash = found.as_ref().map_or_else(|| DUMMY_HASH.clone(), |(_, h)| h.clone());
+    let hash = found
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |(_, h)| h.clone());
     let pw = b.password.clone();
     let ok = tokio::task::spawn_blocking(move || crate::draft::argon2_verify(&pw, &hash))
         .await
@@ -75,8 +81,19 @@ pub async fn login(State(st): State<AdminState>, headers: HeaderMap, body: Bytes
         token_id: session.info.id.clone(),
         session: true,
     };
-    record(&st, &caller, "login", "session", &session.info.id, TENANT, None, None).await;
-    let mut resp = Json(json!({"user": user, "expires_at": session.info.expires_at})).into_response();
+    record(
+        &st,
+        &caller,
+        "login",
+        "session",
+        &session.info.id,
+        TENANT,
+        None,
+        None,
+    )
+    .await;
+    let mut resp =
+        Json(json!({"user": user, "expires_at": session.info.expires_at})).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
         cookie(&headers, session.token.expose(), SESSION_HOURS * 3600),
@@ -88,13 +105,28 @@ pub async fn login(State(st): State<AdminState>, headers: HeaderMap, body: Bytes
     responses((status = 204, description = "the session (if this request used one) is revoked and the cookie cleared"),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "cookie without the CSRF header", body = crate::openapi::ErrorBody)))]
-pub async fn logout(State(st): State<AdminState>, caller: Caller, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn logout(
+    State(st): State<AdminState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if caller.session {
         st.store.auth().revoke_token(&caller.token_id).await?;
-        record(&st, &caller, "logout", "session", &caller.token_id, TENANT, None, None).await;
+        record(
+            &st,
+            &caller,
+            "logout",
+            "session",
+            &caller.token_id,
+            TENANT,
+            None,
+            None,
+        )
+        .await;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, cookie(&headers, "", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, cookie(&headers, "", 0));
     Ok(resp)
 }
 
@@ -109,4 +141,3 @@ pub async fn whoami(caller: Caller) -> Json<serde_json::Value> {
         "session": caller.session,
     }))
 }
-

@@ -1,4 +1,4 @@
-//! Tenants (workspaces), their members' roles and their teams, kept in the store.
+//! Tenants (workspaces) and their members' roles, kept in the store (teams: `teams_api`).
 //! Creating a tenant needs admin on the platform tenant (the creator becomes its owner);
 //! a tenant is seen by its members and changed by its owners and admins; an owner grants
 //! any role, an admin grants `developer` and `viewer`.
@@ -9,7 +9,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pylon_store::sql::{AdminUser, Page, Role, Team, Tenant};
+use pylon_store::sql::{AdminUser, Page, Role, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -55,44 +55,45 @@ pub struct Member {
     pub role: Role,
 }
 
-/// Body of `POST /tenants/{tenant}/teams` and `PUT .../teams/{team}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TeamBody {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
+pub(crate) type P1 = Result<Path<String>, PathRejection>;
+pub(crate) type P2 = Result<Path<(String, String)>, PathRejection>;
+
+pub(crate) fn path<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
+    p.map(|Path(v)| v)
+        .map_err(|e| AdminError::BadRequest(e.body_text()))
 }
 
-type P1 = Result<Path<String>, PathRejection>;
-type P2 = Result<Path<(String, String)>, PathRejection>;
-type P3 = Result<Path<(String, String, String)>, PathRejection>;
-
-fn path<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
-    p.map(|Path(v)| v).map_err(|e| AdminError::BadRequest(e.body_text()))
-}
-
-fn tagged<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
+pub(crate) fn tagged<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
     let mut resp = (status, Json(json!(body))).into_response();
-    resp.headers_mut().insert(header::ETAG, version_tag(version));
+    resp.headers_mut()
+        .insert(header::ETAG, version_tag(version));
     resp
 }
 
 /// The tenant, if the caller has a role on it (else 404: others' tenants are invisible).
-async fn visible(st: &AdminState, caller: &Caller, id: &str) -> ApiResult<Tenant> {
+pub(crate) async fn visible(st: &AdminState, caller: &Caller, id: &str) -> ApiResult<Tenant> {
     if !caller.reads(id) {
-        return Err(AdminError::NotFound { kind: "tenant", id: id.to_owned() });
+        return Err(AdminError::NotFound {
+            kind: "tenant",
+            id: id.to_owned(),
+        });
     }
     Ok(st.store.tenants().get_tenant(id).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "`{items, page, per_page, total}`: tenants where the caller has a role", body = Object),
-        (status = 400, description = "malformed query", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody)))]
-pub async fn list(State(st): State<AdminState>, caller: Caller, q: Result<Query<PageQuery>, QueryRejection>) -> ApiResult<Json<Page<Tenant>>> {
+        crate::openapi::ReadErrors))]
+pub async fn list(
+    State(st): State<AdminState>,
+    caller: Caller,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult<Json<Page<Tenant>>> {
     let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    let (page, per_page) = (q.page.unwrap_or(1).max(1), q.per_page.unwrap_or(50).clamp(1, 1000));
+    let (page, per_page) = (
+        q.page.unwrap_or(1).max(1),
+        q.per_page.unwrap_or(50).clamp(1, 1000),
+    );
     let mut items = Vec::new();
     for id in caller.roles.keys() {
         match st.store.tenants().get_tenant(id).await {
@@ -102,32 +103,52 @@ pub async fn list(State(st): State<AdminState>, caller: Caller, q: Result<Query<
         }
     }
     let total = items.len() as u64;
-    let items = items.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).collect();
-    Ok(Json(Page { items, page, per_page, total }))
+    let items = items
+        .into_iter()
+        .skip(((page - 1) * per_page) as usize)
+        .take(per_page as usize)
+        .collect();
+    Ok(Json(Page {
+        items,
+        page,
+        per_page,
+        total,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = NewTenant, security(("bearer" = [])),
     responses((status = 201, description = "the tenant; the caller is its owner", body = Object),
-        (status = 400, description = "bad body or id", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not a platform admin", body = crate::openapi::ErrorBody),
-        (status = 409, description = "id taken", body = crate::openapi::ErrorBody),
-        (status = 422, description = "bad body", body = crate::openapi::ErrorBody)))]
-pub async fn create(State(st): State<AdminState>, caller: Caller, body: Bytes) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn create(
+    State(st): State<AdminState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
     caller.can_write()?;
     let b: NewTenant = parse_body(&body)?;
     let name = b.display_name.unwrap_or_else(|| b.id.clone());
     let t = st.store.tenants().create_tenant(&b.id, &name).await?;
-    st.store.access().grant_role(&caller.user_id, &t.id, Role::Owner).await?;
-    record(&st, &caller, "create", "tenant", &t.id, &t.id, None, Some(&json!(t))).await;
+    st.store
+        .access()
+        .grant_role(&caller.user_id, &t.id, Role::Owner)
+        .await?;
+    record(
+        &st,
+        &caller,
+        "create",
+        "tenant",
+        &t.id,
+        &t.id,
+        None,
+        Some(&json!(t)),
+    )
+    .await;
     Ok(tagged(StatusCode::CREATED, t.version, &t))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "the tenant", body = Object),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant (or no role on it)", body = crate::openapi::ErrorBody)))]
+        crate::openapi::ReadErrors))]
 pub async fn read(State(st): State<AdminState>, caller: Caller, p: P1) -> ApiResult<Response> {
     let id = path(p)?;
     let t = visible(&st, &caller, &id).await?;
@@ -137,51 +158,80 @@ pub async fn read(State(st): State<AdminState>, caller: Caller, p: P1) -> ApiRes
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}", tag = "tenants", request_body = TenantUpdate,
     params(("tenant" = String, Path), ("If-Match" = String, Header, description = "the tenant's ETag")), security(("bearer" = [])),
     responses((status = 200, description = "updated", body = Object),
-        (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not owner/admin of it", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant", body = crate::openapi::ErrorBody),
-        (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
-        (status = 422, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 428, description = "If-Match missing", body = crate::openapi::ErrorBody)))]
-pub async fn update(State(st): State<AdminState>, caller: Caller, p: P1, h: HeaderMap, body: Bytes) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn update(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: P1,
+    h: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let id = path(p)?;
     let before = visible(&st, &caller, &id).await?;
     caller.must_administer(&id)?;
     let expected = if_match(&h, before.version)?;
     let b: TenantUpdate = parse_body(&body)?;
-    let t = st.store.tenants().update_tenant(&id, &b.display_name, expected).await?;
-    record(&st, &caller, "update", "tenant", &id, &id, Some(&json!(before)), Some(&json!(t))).await;
+    let t = st
+        .store
+        .tenants()
+        .update_tenant(&id, &b.display_name, expected)
+        .await?;
+    record(
+        &st,
+        &caller,
+        "update",
+        "tenant",
+        &id,
+        &id,
+        Some(&json!(before)),
+        Some(&json!(t)),
+    )
+    .await;
     Ok(tagged(StatusCode::OK, t.version, &t))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}", tag = "tenants",
     params(("tenant" = String, Path), ("If-Match" = String, Header, description = "the tenant's ETag")), security(("bearer" = [])),
     responses((status = 204, description = "deleted with its teams and role grants"),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not its owner", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant", body = crate::openapi::ErrorBody),
-        (status = 409, description = "the platform tenant, or objects in the draft still belong to it", body = crate::openapi::ErrorBody),
-        (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
-        (status = 428, description = "If-Match missing", body = crate::openapi::ErrorBody)))]
-pub async fn remove(State(st): State<AdminState>, caller: Caller, p: P1, h: HeaderMap) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn remove(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: P1,
+    h: HeaderMap,
+) -> ApiResult<Response> {
     let id = path(p)?;
     let before = visible(&st, &caller, &id).await?;
     if caller.role(&id) != Some(Role::Owner) {
-        return Err(AdminError::Forbidden(format!("deleting tenant `{id}` needs its owner role")));
+        return Err(AdminError::Forbidden(format!(
+            "deleting tenant `{id}` needs its owner role"
+        )));
     }
     let expected = if_match(&h, before.version)?;
     if id == TENANT {
-        return Err(AdminError::InUse("the platform tenant cannot be deleted".into()));
+        return Err(AdminError::InUse(
+            "the platform tenant cannot be deleted".into(),
+        ));
     }
     let doc = st.store.config().get_draft().await?.document;
     let empty = Value::Object(Default::default());
     if crate::collections::access::touched_tenants(&empty, &doc).contains(&id) {
-        return Err(AdminError::InUse(format!("objects in the draft still belong to tenant `{id}`")));
+        return Err(AdminError::InUse(format!(
+            "objects in the draft still belong to tenant `{id}`"
+        )));
     }
     st.store.tenants().delete_tenant(&id, expected).await?;
-    record(&st, &caller, "delete", "tenant", &id, &id, Some(&json!(before)), None).await;
+    record(
+        &st,
+        &caller,
+        "delete",
+        "tenant",
+        &id,
+        &id,
+        Some(&json!(before)),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -206,23 +256,41 @@ pub(crate) async fn members_of(st: &AdminState, tenant: &str) -> ApiResult<Vec<(
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/members", tag = "tenants", params(("tenant" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "`[{user_id, name, role}]`", body = [Member]),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant", body = crate::openapi::ErrorBody)))]
-pub async fn members(State(st): State<AdminState>, caller: Caller, p: P1) -> ApiResult<Json<Vec<Member>>> {
+        crate::openapi::ReadErrors))]
+pub async fn members(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: P1,
+) -> ApiResult<Json<Vec<Member>>> {
     let id = path(p)?;
     visible(&st, &caller, &id).await?;
     let list = members_of(&st, &id).await?;
-    Ok(Json(list.into_iter().map(|(u, role)| Member { user_id: u.id, name: u.name, role }).collect()))
+    Ok(Json(
+        list.into_iter()
+            .map(|(u, role)| Member {
+                user_id: u.id,
+                name: u.name,
+                role,
+            })
+            .collect(),
+    ))
 }
 
 /// May the caller give or take `role` (now `current`) on `tenant`?
-fn may_grant(caller: &Caller, tenant: &str, current: Option<Role>, role: Option<Role>) -> ApiResult<()> {
+fn may_grant(
+    caller: &Caller,
+    tenant: &str,
+    current: Option<Role>,
+    role: Option<Role>,
+) -> ApiResult<()> {
     match caller.role(tenant) {
         Some(Role::Owner) => Ok(()),
         Some(Role::Admin)
             if !matches!(current, Some(Role::Owner | Role::Admin))
-                && !matches!(role, Some(Role::Owner | Role::Admin)) => Ok(()),
+                && !matches!(role, Some(Role::Owner | Role::Admin)) =>
+        {
+            Ok(())
+        }
         _ => Err(AdminError::Forbidden(format!(
             "on tenant `{tenant}` an owner grants any role, an admin only developer and viewer"
         ))),
@@ -230,185 +298,88 @@ fn may_grant(caller: &Caller, tenant: &str, current: Option<Role>, role: Option<
 }
 
 async fn last_owner(st: &AdminState, tenant: &str, user: &str) -> ApiResult<bool> {
-    let owners: Vec<String> = members_of(st, tenant).await?.into_iter().filter(|(_, r)| *r == Role::Owner).map(|(u, _)| u.id).collect();
+    let owners: Vec<String> = members_of(st, tenant)
+        .await?
+        .into_iter()
+        .filter(|(_, r)| *r == Role::Owner)
+        .map(|(u, _)| u.id)
+        .collect();
     Ok(owners.len() == 1 && owners[0] == user)
 }
 
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant}/members/{user}", tag = "tenants", request_body = Grant,
     params(("tenant" = String, Path), ("user" = String, Path, description = "admin user id")), security(("bearer" = [])),
     responses((status = 200, description = "the user with their roles", body = Object),
-        (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "role does not allow it", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant or user", body = crate::openapi::ErrorBody),
-        (status = 409, description = "would leave the tenant without an owner", body = crate::openapi::ErrorBody),
-        (status = 422, description = "bad body", body = crate::openapi::ErrorBody)))]
-pub async fn grant(State(st): State<AdminState>, caller: Caller, p: P2, body: Bytes) -> ApiResult<Json<AdminUser>> {
+        crate::openapi::WriteErrors))]
+pub async fn grant(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: P2,
+    body: Bytes,
+) -> ApiResult<Json<AdminUser>> {
     let (tenant, user) = path(p)?;
     visible(&st, &caller, &tenant).await?;
     let g: Grant = parse_body(&body)?;
     let target = st.store.auth().get_user(&user).await?;
-    let current = target.roles.iter().find(|r| r.tenant == tenant).map(|r| r.role);
+    let current = target
+        .roles
+        .iter()
+        .find(|r| r.tenant == tenant)
+        .map(|r| r.role);
     may_grant(&caller, &tenant, current, Some(g.role))?;
-    if current == Some(Role::Owner) && g.role != Role::Owner && last_owner(&st, &tenant, &user).await? {
-        return Err(AdminError::InUse(format!("tenant `{tenant}` needs at least one owner")));
+    if current == Some(Role::Owner)
+        && g.role != Role::Owner
+        && last_owner(&st, &tenant, &user).await?
+    {
+        return Err(AdminError::InUse(format!(
+            "tenant `{tenant}` needs at least one owner"
+        )));
     }
     let u = st.store.access().grant_role(&user, &tenant, g.role).await?;
-    record(&st, &caller, "grant", "role", &user, &tenant, Some(&json!(target)), Some(&json!(u))).await;
+    record(
+        &st,
+        &caller,
+        "grant",
+        "role",
+        &user,
+        &tenant,
+        Some(&json!(target)),
+        Some(&json!(u)),
+    )
+    .await;
     Ok(Json(u))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/members/{user}", tag = "tenants",
     params(("tenant" = String, Path), ("user" = String, Path, description = "admin user id")), security(("bearer" = [])),
     responses((status = 204, description = "the role is gone"),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "role does not allow it", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant, user or role", body = crate::openapi::ErrorBody),
-        (status = 409, description = "would leave the tenant without an owner", body = crate::openapi::ErrorBody)))]
+        crate::openapi::WriteErrors))]
 pub async fn revoke(State(st): State<AdminState>, caller: Caller, p: P2) -> ApiResult<Response> {
     let (tenant, user) = path(p)?;
     visible(&st, &caller, &tenant).await?;
     let target = st.store.auth().get_user(&user).await?;
-    let current = target.roles.iter().find(|r| r.tenant == tenant).map(|r| r.role);
+    let current = target
+        .roles
+        .iter()
+        .find(|r| r.tenant == tenant)
+        .map(|r| r.role);
     may_grant(&caller, &tenant, current, None)?;
     if current == Some(Role::Owner) && last_owner(&st, &tenant, &user).await? {
-        return Err(AdminError::InUse(format!("tenant `{tenant}` needs at least one owner")));
+        return Err(AdminError::InUse(format!(
+            "tenant `{tenant}` needs at least one owner"
+        )));
     }
     let u = st.store.access().revoke_role(&user, &tenant).await?;
-    record(&st, &caller, "revoke", "role", &user, &tenant, Some(&json!(target)), Some(&json!(u))).await;
+    record(
+        &st,
+        &caller,
+        "revoke",
+        "role",
+        &user,
+        &tenant,
+        Some(&json!(target)),
+        Some(&json!(u)),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/teams", tag = "tenants", params(("tenant" = String, Path), PageQuery), security(("bearer" = [])),
-    responses((status = 200, description = "`{items, page, per_page, total}`", body = Object),
-        (status = 400, description = "malformed query", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant", body = crate::openapi::ErrorBody)))]
-pub async fn teams(State(st): State<AdminState>, caller: Caller, p: P1, q: Result<Query<PageQuery>, QueryRejection>) -> ApiResult<Json<Page<Team>>> {
-    let id = path(p)?;
-    let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    visible(&st, &caller, &id).await?;
-    Ok(Json(st.store.tenants().list_teams(&id, q.page.unwrap_or(1), q.per_page.unwrap_or(50)).await?))
-}
-
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/teams", tag = "tenants", request_body = TeamBody, params(("tenant" = String, Path)), security(("bearer" = [])),
-    responses((status = 201, description = "the team", body = Object),
-        (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not owner/admin of the tenant", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such tenant", body = crate::openapi::ErrorBody),
-        (status = 409, description = "name taken", body = crate::openapi::ErrorBody),
-        (status = 422, description = "bad body", body = crate::openapi::ErrorBody)))]
-pub async fn create_team(State(st): State<AdminState>, caller: Caller, p: P1, body: Bytes) -> ApiResult<Response> {
-    let id = path(p)?;
-    visible(&st, &caller, &id).await?;
-    caller.must_administer(&id)?;
-    let b: TeamBody = parse_body(&body)?;
-    let t = st.store.tenants().create_team(&id, &b.name, &b.description).await?;
-    record(&st, &caller, "create", "team", &t.id, &id, None, Some(&json!(t))).await;
-    Ok(tagged(StatusCode::CREATED, t.version, &t))
-}
-
-async fn team_in(st: &AdminState, caller: &Caller, tenant: &str, team: &str) -> ApiResult<Team> {
-    visible(st, caller, tenant).await?;
-    let t = st.store.tenants().get_team(team).await?;
-    if t.tenant != tenant {
-        return Err(AdminError::NotFound { kind: "team", id: team.to_owned() });
-    }
-    Ok(t)
-}
-
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/teams/{team}", tag = "tenants", params(("tenant" = String, Path), ("team" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "the team", body = Object),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such team", body = crate::openapi::ErrorBody)))]
-pub async fn read_team(State(st): State<AdminState>, caller: Caller, p: P2) -> ApiResult<Response> {
-    let (tenant, team) = path(p)?;
-    let t = team_in(&st, &caller, &tenant, &team).await?;
-    Ok(tagged(StatusCode::OK, t.version, &t))
-}
-
-#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/teams/{team}", tag = "tenants", request_body = TeamBody,
-    params(("tenant" = String, Path), ("team" = String, Path), ("If-Match" = String, Header)), security(("bearer" = [])),
-    responses((status = 200, description = "updated", body = Object),
-        (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not owner/admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such team", body = crate::openapi::ErrorBody),
-        (status = 409, description = "name taken", body = crate::openapi::ErrorBody),
-        (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
-        (status = 422, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 428, description = "If-Match missing", body = crate::openapi::ErrorBody)))]
-pub async fn update_team(State(st): State<AdminState>, caller: Caller, p: P2, h: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    let (tenant, team) = path(p)?;
-    let before = team_in(&st, &caller, &tenant, &team).await?;
-    caller.must_administer(&tenant)?;
-    let expected = if_match(&h, before.version)?;
-    let b: TeamBody = parse_body(&body)?;
-    let t = st.store.tenants().update_team(&team, &b.name, &b.description, expected).await?;
-    record(&st, &caller, "update", "team", &team, &tenant, Some(&json!(before)), Some(&json!(t))).await;
-    Ok(tagged(StatusCode::OK, t.version, &t))
-}
-
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/teams/{team}", tag = "tenants",
-    params(("tenant" = String, Path), ("team" = String, Path), ("If-Match" = String, Header)), security(("bearer" = [])),
-    responses((status = 204, description = "deleted"),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not owner/admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such team", body = crate::openapi::ErrorBody),
-        (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
-        (status = 428, description = "If-Match missing", body = crate::openapi::ErrorBody)))]
-pub async fn remove_team(State(st): State<AdminState>, caller: Caller, p: P2, h: HeaderMap) -> ApiResult<Response> {
-    let (tenant, team) = path(p)?;
-    let before = team_in(&st, &caller, &tenant, &team).await?;
-    caller.must_administer(&tenant)?;
-    let expected = if_match(&h, before.version)?;
-    st.store.tenants().delete_team(&team, expected).await?;
-    record(&st, &caller, "delete", "team", &team, &tenant, Some(&json!(before)), None).await;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn membership(st: AdminState, caller: Caller, p: P3, h: HeaderMap, add: bool) -> ApiResult<Response> {
-    let (tenant, team, user) = path(p)?;
-    let before = team_in(&st, &caller, &tenant, &team).await?;
-    caller.must_administer(&tenant)?;
-    let expected = if_match(&h, before.version)?;
-    let t = if add {
-        st.store.tenants().add_team_member(&team, &user, expected).await?
-    } else {
-        st.store.tenants().remove_team_member(&team, &user, expected).await?
-    };
-    let action = if add { "add_member" } else { "remove_member" };
-    record(&st, &caller, action, "team", &team, &tenant, Some(&json!(before)), Some(&json!(t))).await;
-    Ok(tagged(StatusCode::OK, t.version, &t))
-}
-
-#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/teams/{team}/members/{user}", tag = "tenants",
-    params(("tenant" = String, Path), ("team" = String, Path), ("user" = String, Path), ("If-Match" = String, Header)), security(("bearer" = [])),
-    responses((status = 200, description = "the team", body = Object),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not owner/admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such team or user", body = crate::openapi::ErrorBody),
-        (status = 409, description = "already a member", body = crate::openapi::ErrorBody),
-        (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
-        (status = 428, description = "If-Match missing", body = crate::openapi::ErrorBody)))]
-pub async fn add_member(State(st): State<AdminState>, caller: Caller, p: P3, h: HeaderMap) -> ApiResult<Response> {
-    membership(st, caller, p, h, true).await
-}
-
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/teams/{team}/members/{user}", tag = "tenants",
-    params(("tenant" = String, Path), ("team" = String, Path), ("user" = String, Path), ("If-Match" = String, Header)), security(("bearer" = [])),
-    responses((status = 200, description = "the team", body = Object),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not owner/admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such team or member", body = crate::openapi::ErrorBody),
-        (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
-        (status = 428, description = "If-Match missing", body = crate::openapi::ErrorBody)))]
-pub async fn remove_member(State(st): State<AdminState>, caller: Caller, p: P3, h: HeaderMap) -> ApiResult<Response> {
-    membership(st, caller, p, h, false).await
 }

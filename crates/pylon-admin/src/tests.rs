@@ -19,7 +19,10 @@ fn caller(role: Option<Role>) -> Caller {
     Caller {
         user_id: "u1".into(),
         name: "tester".into(),
-        roles: role.map(|r| ("default".to_owned(), r)).into_iter().collect(),
+        roles: role
+            .map(|r| ("default".to_owned(), r))
+            .into_iter()
+            .collect(),
         token_id: "t1".into(),
         session: false,
     }

@@ -54,7 +54,8 @@ pub struct NewTokenBody {
 }
 
 fn path<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
-    p.map(|Path(v)| v).map_err(|e| AdminError::BadRequest(e.body_text()))
+    p.map(|Path(v)| v)
+        .map_err(|e| AdminError::BadRequest(e.body_text()))
 }
 
 /// The user `id` if the caller is that user or a platform admin.
@@ -69,31 +70,40 @@ async fn self_or_admin(st: &AdminState, caller: &Caller, id: &str) -> ApiResult<
 
 fn check_password(pw: &str) -> ApiResult<()> {
     if pw.chars().count() < MIN_PASSWORD {
-        return Err(AdminError::invalid("password", format!("must have at least {MIN_PASSWORD} characters")));
+        return Err(AdminError::invalid(
+            "password",
+            format!("must have at least {MIN_PASSWORD} characters"),
+        ));
     }
     Ok(())
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "`{items, page, per_page, total}`", body = Object),
-        (status = 400, description = "malformed query", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not a platform admin", body = crate::openapi::ErrorBody)))]
-pub async fn list(State(st): State<AdminState>, caller: Caller, q: Result<Query<PageQuery>, QueryRejection>) -> ApiResult<Json<Page<AdminUser>>> {
+        crate::openapi::ReadErrors))]
+pub async fn list(
+    State(st): State<AdminState>,
+    caller: Caller,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult<Json<Page<AdminUser>>> {
     let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     caller.can_write()?;
-    Ok(Json(st.store.auth().list_users(q.page.unwrap_or(1), q.per_page.unwrap_or(50)).await?))
+    Ok(Json(
+        st.store
+            .auth()
+            .list_users(q.page.unwrap_or(1), q.per_page.unwrap_or(50))
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser, security(("bearer" = [])),
     responses((status = 201, description = "the user", body = Object),
-        (status = 400, description = "bad body or name", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not a platform admin, or a role on a tenant the caller does not administer", body = crate::openapi::ErrorBody),
-        (status = 404, description = "a tenant in `roles` does not exist", body = crate::openapi::ErrorBody),
-        (status = 409, description = "name taken", body = crate::openapi::ErrorBody),
-        (status = 422, description = "bad body or short password", body = crate::openapi::ErrorBody)))]
-pub async fn create(State(st): State<AdminState>, caller: Caller, body: Bytes) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn create(
+    State(st): State<AdminState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
     caller.can_write()?;
     let b: NewUser = parse_body(&body)?;
     for r in &b.roles {
@@ -108,39 +118,55 @@ pub async fn create(State(st): State<AdminState>, caller: Caller, body: Bytes) -
     };
     let mut user = st.store.auth().create_user(&b.name, &b.roles).await?;
     if let Some(h) = hash {
-        user = st.store.access().set_password_hash(&user.id, Some(&h)).await?;
+        user = st
+            .store
+            .access()
+            .set_password_hash(&user.id, Some(&h))
+            .await?;
     }
-    record(&st, &caller, "create", "admin user", &user.id, TENANT, None, Some(&json!(user))).await;
+    record(
+        &st,
+        &caller,
+        "create",
+        "admin user",
+        &user.id,
+        TENANT,
+        None,
+        Some(&json!(user)),
+    )
+    .await;
     let mut resp = (StatusCode::CREATED, Json(json!(user))).into_response();
-    resp.headers_mut().insert(header::ETAG, version_tag(user.version));
+    resp.headers_mut()
+        .insert(header::ETAG, version_tag(user.version));
     Ok(resp)
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, description = "the user with their roles", body = Object),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such user", body = crate::openapi::ErrorBody)))]
-pub async fn read(State(st): State<AdminState>, caller: Caller, p: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+        crate::openapi::ReadErrors))]
+pub async fn read(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
     let id = path(p)?;
     let u = self_or_admin(&st, &caller, &id).await?;
     let mut resp = Json(json!(u)).into_response();
-    resp.headers_mut().insert(header::ETAG, version_tag(u.version));
+    resp.headers_mut()
+        .insert(header::ETAG, version_tag(u.version));
     Ok(resp)
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{user}", tag = "users",
     params(("user" = String, Path, description = "user id"), ("If-Match" = String, Header, description = "the user's ETag")), security(("bearer" = [])),
     responses((status = 204, description = "deleted with their tokens and roles"),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "not a platform admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such user", body = crate::openapi::ErrorBody),
-        (status = 409, description = "deleting yourself", body = crate::openapi::ErrorBody),
-        (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
-        (status = 428, description = "If-Match missing", body = crate::openapi::ErrorBody)))]
-pub async fn remove(State(st): State<AdminState>, caller: Caller, p: Result<Path<String>, PathRejection>, h: HeaderMap) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn remove(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: Result<Path<String>, PathRejection>,
+    h: HeaderMap,
+) -> ApiResult<Response> {
     let id = path(p)?;
     caller.can_write()?;
     let before = st.store.auth().get_user(&id).await?;
@@ -149,36 +175,61 @@ pub async fn remove(State(st): State<AdminState>, caller: Caller, p: Result<Path
         return Err(AdminError::InUse("you cannot delete yourself".into()));
     }
     st.store.auth().delete_user(&id, expected).await?;
-    record(&st, &caller, "delete", "admin user", &id, TENANT, Some(&json!(before)), None).await;
+    record(
+        &st,
+        &caller,
+        "delete",
+        "admin user",
+        &id,
+        TENANT,
+        Some(&json!(before)),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{user}/password", tag = "users", request_body = PasswordBody,
     params(("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 204, description = "set"),
-        (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such user", body = crate::openapi::ErrorBody),
-        (status = 422, description = "too short", body = crate::openapi::ErrorBody)))]
-pub async fn set_password(State(st): State<AdminState>, caller: Caller, p: Result<Path<String>, PathRejection>, body: Bytes) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn set_password(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let id = path(p)?;
     self_or_admin(&st, &caller, &id).await?;
     let b: PasswordBody = parse_body(&body)?;
     check_password(&b.password)?;
     let hash = crate::draft::hash_password(b.password).await?;
-    st.store.access().set_password_hash(&id, Some(&hash)).await?;
-    record(&st, &caller, "set_password", "admin user", &id, TENANT, None, None).await;
+    st.store
+        .access()
+        .set_password_hash(&id, Some(&hash))
+        .await?;
+    record(
+        &st,
+        &caller,
+        "set_password",
+        "admin user",
+        &id,
+        TENANT,
+        None,
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user}/tokens", tag = "users", params(("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, description = "the user's tokens and sessions (never the token)", body = Object),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such user", body = crate::openapi::ErrorBody)))]
-pub async fn tokens(State(st): State<AdminState>, caller: Caller, p: Result<Path<String>, PathRejection>) -> ApiResult<Json<Vec<TokenInfo>>> {
+        crate::openapi::ReadErrors))]
+pub async fn tokens(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Vec<TokenInfo>>> {
     let id = path(p)?;
     self_or_admin(&st, &caller, &id).await?;
     Ok(Json(st.store.auth().list_tokens(Some(&id)).await?))
@@ -187,38 +238,73 @@ pub async fn tokens(State(st): State<AdminState>, caller: Caller, p: Result<Path
 #[utoipa::path(post, path = "/api/v1/users/{user}/tokens", tag = "users", request_body = NewTokenBody,
     params(("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 201, description = "`{token, info}`: the token is shown this once", body = Object),
-        (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such user", body = crate::openapi::ErrorBody),
-        (status = 422, description = "bad body", body = crate::openapi::ErrorBody)))]
-pub async fn create_token(State(st): State<AdminState>, caller: Caller, p: Result<Path<String>, PathRejection>, body: Bytes) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn create_token(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let id = path(p)?;
     self_or_admin(&st, &caller, &id).await?;
     let b: NewTokenBody = parse_body(&body)?;
-    let expires = b
-        .expires_in_days
-        .map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d.clamp(1, 3650))));
+    let expires = b.expires_in_days.map(|d| {
+        time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d.clamp(1, 3650)))
+    });
     let t = st.store.auth().create_token(&id, &b.name, expires).await?;
-    record(&st, &caller, "create", "admin token", &t.info.id, TENANT, None, Some(&json!(t.info))).await;
-    Ok((StatusCode::CREATED, Json(json!({"token": t.token.expose(), "info": t.info}))).into_response())
+    record(
+        &st,
+        &caller,
+        "create",
+        "admin token",
+        &t.info.id,
+        TENANT,
+        None,
+        Some(&json!(t.info)),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": t.token.expose(), "info": t.info})),
+    )
+        .into_response())
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{user}/tokens/{token}", tag = "users",
     params(("user" = String, Path, description = "user id"), ("token" = String, Path, description = "token id")), security(("bearer" = [])),
     responses((status = 204, description = "revoked"),
-        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "another user, and not a platform admin", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such user or token", body = crate::openapi::ErrorBody)))]
-pub async fn revoke_token(State(st): State<AdminState>, caller: Caller, p: Result<Path<(String, String)>, PathRejection>) -> ApiResult<Response> {
+        crate::openapi::WriteErrors))]
+pub async fn revoke_token(
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
     let (id, token) = path(p)?;
     self_or_admin(&st, &caller, &id).await?;
-    let owned = st.store.auth().list_tokens(Some(&id)).await?.into_iter().any(|t| t.id == token);
+    let owned = st
+        .store
+        .auth()
+        .list_tokens(Some(&id))
+        .await?
+        .into_iter()
+        .any(|t| t.id == token);
     if !owned {
-        return Err(AdminError::NotFound { kind: "admin token", id: token });
+        return Err(AdminError::NotFound {
+            kind: "admin token",
+            id: token,
+        });
     }
     st.store.auth().revoke_token(&token).await?;
-    record(&st, &caller, "revoke", "admin token", &token, TENANT, None, None).await;
+    record(
+        &st,
+        &caller,
+        "revoke",
+        "admin token",
+        &token,
+        TENANT,
+        None,
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -299,7 +299,11 @@ pub fn stand_ins(doc: &Value) -> Value {
 }
 
 /// Re-encrypts every envelope of `doc` from `old` to `new`; returns how many it changed.
-pub fn reencrypt_document(doc: &mut Value, old: &MasterKey, new: &MasterKey) -> Result<usize, (String, KeyError)> {
+pub fn reencrypt_document(
+    doc: &mut Value,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> Result<usize, (String, KeyError)> {
     let mut n = 0;
     let mut failed = None;
     walk_mut(doc, "", &mut |path, v| {
@@ -356,7 +360,10 @@ mod tests {
     fn keys_parse_from_base64_only_at_32_bytes() {
         assert!(MasterKey::from_base64(&STANDARD.encode([7u8; 32])).is_ok());
         assert!(MasterKey::from_base64(&URL_SAFE_NO_PAD.encode([7u8; 32])).is_ok());
-        assert_eq!(MasterKey::from_base64("c2hvcnQ=").unwrap_err(), KeyError::BadKey);
+        assert_eq!(
+            MasterKey::from_base64("c2hvcnQ=").unwrap_err(),
+            KeyError::BadKey
+        );
         assert!(MasterKey::from_base64(&MasterKey::generate_base64().unwrap()).is_ok());
         assert!(!format!("{:?}", key(1)).contains("0101"));
     }

@@ -9,16 +9,16 @@ mod load;
 pub mod model;
 mod model_policy;
 mod model_route;
-mod secret;
 pub mod sealing;
+mod secret;
 mod target;
 mod validate;
 mod validate_policy;
 
 pub use error::{ConfigError, ConfigIssue};
 pub use load::{
-    ExtraCheck, from_document, from_document_keyed, from_document_with, load_file, load_file_with, load_str, parse_document,
-    load_str_with,
+    ExtraCheck, from_document, from_document_keyed, from_document_with, load_file, load_file_with,
+    load_str, load_str_with, parse_document,
 };
 pub use model::*;
 pub use target::TargetAddr;

@@ -215,7 +215,10 @@ impl Lifecycle {
         self == next
             || matches!(
                 (self, next),
-                (Draft, Published) | (Published, Deprecated) | (Deprecated, Published) | (Deprecated, Retired)
+                (Draft, Published)
+                    | (Published, Deprecated)
+                    | (Deprecated, Published)
+                    | (Deprecated, Retired)
             )
     }
 }

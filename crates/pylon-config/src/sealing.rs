@@ -103,7 +103,10 @@ pub fn seal_document(new: &mut Value, old: &Value, key: Option<&MasterKey>) -> V
     envelopes_by_fingerprint(old, &mut stored);
     envelope::walk_mut(new, "", &mut |path, v| {
         if envelope::is_placeholder(v) {
-            let fp = v.get(FINGERPRINT).and_then(Value::as_str).unwrap_or_default();
+            let fp = v
+                .get(FINGERPRINT)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             match stored.get(fp) {
                 Some(env) => *v = env.clone(),
                 None => issues.push(ConfigIssue::new(
@@ -116,7 +119,8 @@ pub fn seal_document(new: &mut Value, old: &Value, key: Option<&MasterKey>) -> V
     for_each_secret(new, &mut |path, pointer, v| match v {
         Value::String(clear) if !clear.contains("${") => {
             let previous = old.pointer(pointer).filter(|p| envelope::is_envelope(p));
-            let same = previous.filter(|p| key.and_then(|k| k.open(p).ok()).as_deref() == Some(clear.as_str()));
+            let same = previous
+                .filter(|p| key.and_then(|k| k.open(p).ok()).as_deref() == Some(clear.as_str()));
             if let Some(prev) = same {
                 *v = prev.clone();
                 return;

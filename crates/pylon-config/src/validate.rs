@@ -93,10 +93,16 @@ impl Validator {
                     let cp = format!("{p}.tls.certificates[{j}]");
                     if let Some(name) = &c.certificate {
                         if !c.cert_file.is_empty() || !c.key_file.is_empty() {
-                            self.push(cp.clone(), "give `certificate` or `cert_file` and `key_file`, not both");
+                            self.push(
+                                cp.clone(),
+                                "give `certificate` or `cert_file` and `key_file`, not both",
+                            );
                         }
                         if !stored.iter().any(|t| &t.name == name) {
-                            self.push(format!("{cp}.certificate"), format!("no certificate named `{name}`"));
+                            self.push(
+                                format!("{cp}.certificate"),
+                                format!("no certificate named `{name}`"),
+                            );
                         }
                         continue;
                     }

@@ -248,10 +248,15 @@ fn lifecycle_reply(config: &Config, r: &RouteConfig) -> Option<StaticReply> {
         .find(|s| Some(&s.name) == r.service.as_ref())?;
     let (status, code, message) = match service.lifecycle {
         pylon_config::Lifecycle::Draft => (StatusCode::NOT_FOUND, "not_found", "no route matches"),
-        pylon_config::Lifecycle::Retired => (StatusCode::GONE, "service_retired", "this API has been retired"),
+        pylon_config::Lifecycle::Retired => (
+            StatusCode::GONE,
+            "service_retired",
+            "this API has been retired",
+        ),
         _ => return None,
     };
-    let body = serde_json::json!({"error": {"code": code, "message": message, "status": status.as_u16()}});
+    let body =
+        serde_json::json!({"error": {"code": code, "message": message, "status": status.as_u16()}});
     Some(StaticReply {
         status,
         headers: vec![(

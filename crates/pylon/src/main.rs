@@ -33,10 +33,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(cmd) => run_async(async move {
             match cmd {
-                ConfigCommand::Export { output } => store_cli::export(output.as_deref()).await.map(|()| true),
-                ConfigCommand::Import { file, dry_run, message } => {
-                    store_cli::import(&file, dry_run, &message).await
+                ConfigCommand::Export { output } => {
+                    store_cli::export(output.as_deref()).await.map(|()| true)
                 }
+                ConfigCommand::Import {
+                    file,
+                    dry_run,
+                    message,
+                } => store_cli::import(&file, dry_run, &message).await,
             }
         }),
         Command::Secrets(SecretsCommand::GenerateKey) => {
@@ -94,7 +98,10 @@ fn main() -> ExitCode {
 
 /// Runs a store command on a small runtime: exit 0 (true), 1 (false or an error).
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<bool>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pylon: cannot start the async runtime: {e}");

@@ -12,7 +12,10 @@ use pylon_store::sql::{DiffKind, NewAuditEntry, json_diff};
 use serde_json::Value;
 
 async fn open() -> Result<Store> {
-    let url = match std::env::var("PYLON_STORE_URL").ok().filter(|v| !v.trim().is_empty()) {
+    let url = match std::env::var("PYLON_STORE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
         Some(u) => u,
         None => {
             let dir = std::env::var("PYLON_DATA_DIR")
@@ -25,7 +28,9 @@ async fn open() -> Result<Store> {
             format!("sqlite://{dir}/pylon.db?mode=rw")
         }
     };
-    Store::open(&url).await.context("cannot open the config store")
+    Store::open(&url)
+        .await
+        .context("cannot open the config store")
 }
 
 fn actor() -> String {
@@ -49,7 +54,9 @@ pub async fn export(output: Option<&Path>) -> Result<()> {
     let yaml = serde_saphyr::to_string(&doc).map_err(|e| anyhow::anyhow!("{e}"))?;
     let text = format!("# pylon config export: store version {number}\n{yaml}");
     match output {
-        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write `{}`", p.display()))?,
+        Some(p) => {
+            std::fs::write(p, text).with_context(|| format!("cannot write `{}`", p.display()))?
+        }
         None => print!("{text}"),
     }
     Ok(())
@@ -92,7 +99,8 @@ fn print_diff(old: &Value, new: &Value) -> usize {
 pub async fn import(file: &Path, dry_run: bool, message: &str) -> Result<bool> {
     let label = file.display().to_string();
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{label}`"))?;
-    let mut doc = pylon_config::parse_document(&text, &label).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut doc =
+        pylon_config::parse_document(&text, &label).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = open().await?;
     let (number, current) = active(&store).await?;
     let key = envelope::installed();
@@ -103,12 +111,18 @@ pub async fn import(file: &Path, dry_run: bool, message: &str) -> Result<bool> {
     };
     if !problems.is_empty() {
         for d in &problems {
-            eprintln!("{label}: {}: {}", if d.path.is_empty() { "<root>" } else { &d.path }, d.reason);
+            eprintln!(
+                "{label}: {}: {}",
+                if d.path.is_empty() { "<root>" } else { &d.path },
+                d.reason
+            );
         }
         eprintln!("{} error(s)", problems.len());
         return Ok(false);
     }
-    let against = number.map_or("an empty store".to_owned(), |n| format!("active version {n}"));
+    let against = number.map_or("an empty store".to_owned(), |n| {
+        format!("active version {n}")
+    });
     println!("diff against {against}:");
     let n = print_diff(&current, &doc);
     if dry_run {

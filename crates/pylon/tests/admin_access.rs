@@ -26,8 +26,16 @@ async fn login(node: &Node, user: &str, password: &str) -> (StatusCode, Option<S
     (resp.status(), cookie)
 }
 
-async fn with_cookie(node: &Node, method: Method, path: &str, cookie: &str, csrf: bool) -> (StatusCode, Value) {
-    let mut req = Client::new().request(method, node.ports.admin_url(path)).header("cookie", cookie);
+async fn with_cookie(
+    node: &Node,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: bool,
+) -> (StatusCode, Value) {
+    let mut req = Client::new()
+        .request(method, node.ports.admin_url(path))
+        .header("cookie", cookie);
     if csrf {
         req = req.header("x-pylon-csrf", "1");
     }
@@ -113,55 +121,244 @@ async fn users_tokens_and_console_sessions() {
 async fn tenants_teams_and_members() {
     bounded(90, async {
         let node = Node::start(Some(TOKEN)).await;
-        node.expect(400, Method::POST, "/api/v1/tenants", TOKEN, None, Some(&json!({"id": "Not A Slug"}))).await;
-        node.expect(422, Method::POST, "/api/v1/tenants", TOKEN, None, Some(&json!({"name": "acme"}))).await;
-        let (h, t) = node.expect(201, Method::POST, "/api/v1/tenants", TOKEN, None, Some(&json!({"id": "acme", "display_name": "Acme"}))).await;
-        assert_eq!((t["version"].as_i64(), h.get("etag").map(|v| v.as_bytes())), (Some(1), Some(&b"\"1\""[..])));
-        node.expect(409, Method::POST, "/api/v1/tenants", TOKEN, None, Some(&json!({"id": "acme"}))).await;
-        let (_, list) = node.expect(200, Method::GET, "/api/v1/tenants", TOKEN, None, None).await;
+        node.expect(
+            400,
+            Method::POST,
+            "/api/v1/tenants",
+            TOKEN,
+            None,
+            Some(&json!({"id": "Not A Slug"})),
+        )
+        .await;
+        node.expect(
+            422,
+            Method::POST,
+            "/api/v1/tenants",
+            TOKEN,
+            None,
+            Some(&json!({"name": "acme"})),
+        )
+        .await;
+        let (h, t) = node
+            .expect(
+                201,
+                Method::POST,
+                "/api/v1/tenants",
+                TOKEN,
+                None,
+                Some(&json!({"id": "acme", "display_name": "Acme"})),
+            )
+            .await;
+        assert_eq!(
+            (t["version"].as_i64(), h.get("etag").map(|v| v.as_bytes())),
+            (Some(1), Some(&b"\"1\""[..]))
+        );
+        node.expect(
+            409,
+            Method::POST,
+            "/api/v1/tenants",
+            TOKEN,
+            None,
+            Some(&json!({"id": "acme"})),
+        )
+        .await;
+        let (_, list) = node
+            .expect(200, Method::GET, "/api/v1/tenants", TOKEN, None, None)
+            .await;
         assert_eq!(list["total"], 2);
         let rename = json!({"display_name": "Acme Inc"});
-        node.expect(428, Method::PUT, "/api/v1/tenants/acme", TOKEN, None, Some(&rename)).await;
-        node.expect(412, Method::PUT, "/api/v1/tenants/acme", TOKEN, Some("\"7\""), Some(&rename)).await;
-        let (_, t) = node.expect(200, Method::PUT, "/api/v1/tenants/acme", TOKEN, Some("\"1\""), Some(&rename)).await;
-        assert_eq!((t["display_name"].as_str(), t["version"].as_i64()), (Some("Acme Inc"), Some(2)));
-        node.expect(404, Method::GET, "/api/v1/tenants/nope", TOKEN, None, None).await;
+        node.expect(
+            428,
+            Method::PUT,
+            "/api/v1/tenants/acme",
+            TOKEN,
+            None,
+            Some(&rename),
+        )
+        .await;
+        node.expect(
+            412,
+            Method::PUT,
+            "/api/v1/tenants/acme",
+            TOKEN,
+            Some("\"7\""),
+            Some(&rename),
+        )
+        .await;
+        let (_, t) = node
+            .expect(
+                200,
+                Method::PUT,
+                "/api/v1/tenants/acme",
+                TOKEN,
+                Some("\"1\""),
+                Some(&rename),
+            )
+            .await;
+        assert_eq!(
+            (t["display_name"].as_str(), t["version"].as_i64()),
+            (Some("Acme Inc"), Some(2))
+        );
+        node.expect(404, Method::GET, "/api/v1/tenants/nope", TOKEN, None, None)
+            .await;
 
         // Teams and their members.
         let (uid, _) = node.user("tess", &[("acme", "viewer")]).await;
-        let (_, team) = node.expect(201, Method::POST, "/api/v1/tenants/acme/teams", TOKEN, None, Some(&json!({"name": "core"}))).await;
+        let (_, team) = node
+            .expect(
+                201,
+                Method::POST,
+                "/api/v1/tenants/acme/teams",
+                TOKEN,
+                None,
+                Some(&json!({"name": "core"})),
+            )
+            .await;
         let team_id = team["id"].as_str().expect("id").to_owned();
-        node.expect(409, Method::POST, "/api/v1/tenants/acme/teams", TOKEN, None, Some(&json!({"name": "core"}))).await;
+        node.expect(
+            409,
+            Method::POST,
+            "/api/v1/tenants/acme/teams",
+            TOKEN,
+            None,
+            Some(&json!({"name": "core"})),
+        )
+        .await;
         let members = format!("/api/v1/tenants/acme/teams/{team_id}/members/{uid}");
-        node.expect(428, Method::PUT, &members, TOKEN, None, None).await;
-        let (_, team) = node.expect(200, Method::PUT, &members, TOKEN, Some("\"1\""), None).await;
+        node.expect(428, Method::PUT, &members, TOKEN, None, None)
+            .await;
+        let (_, team) = node
+            .expect(200, Method::PUT, &members, TOKEN, Some("\"1\""), None)
+            .await;
         assert_eq!(team["members"], json!([uid]));
-        let (_, team) = node.expect(200, Method::DELETE, &members, TOKEN, Some("\"2\""), None).await;
+        let (_, team) = node
+            .expect(200, Method::DELETE, &members, TOKEN, Some("\"2\""), None)
+            .await;
         assert_eq!(team["members"], json!([]));
-        let (_, teams) = node.expect(200, Method::GET, "/api/v1/tenants/acme/teams", TOKEN, None, None).await;
+        let (_, teams) = node
+            .expect(
+                200,
+                Method::GET,
+                "/api/v1/tenants/acme/teams",
+                TOKEN,
+                None,
+                None,
+            )
+            .await;
         assert_eq!(teams["total"], 1);
-        node.expect(404, Method::GET, "/api/v1/tenants/default/teams/{team_id}".replace("{team_id}", &team_id).as_str(), TOKEN, None, None).await;
+        node.expect(
+            404,
+            Method::GET,
+            "/api/v1/tenants/default/teams/{team_id}"
+                .replace("{team_id}", &team_id)
+                .as_str(),
+            TOKEN,
+            None,
+            None,
+        )
+        .await;
 
         // Members: the creator owns the tenant; the last owner cannot leave.
-        let (_, m) = node.expect(200, Method::GET, "/api/v1/tenants/acme/members", TOKEN, None, None).await;
-        let names: Vec<(&str, &str)> = m.as_array().expect("members").iter()
-            .filter_map(|x| Some((x["name"].as_str()?, x["role"].as_str()?))).collect();
+        let (_, m) = node
+            .expect(
+                200,
+                Method::GET,
+                "/api/v1/tenants/acme/members",
+                TOKEN,
+                None,
+                None,
+            )
+            .await;
+        let names: Vec<(&str, &str)> = m
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter_map(|x| Some((x["name"].as_str()?, x["role"].as_str()?)))
+            .collect();
         assert_eq!(names, [("admin", "owner"), ("tess", "viewer")]);
-        let (_, me) = node.expect(200, Method::GET, "/api/v1/auth/whoami", TOKEN, None, None).await;
+        let (_, me) = node
+            .expect(200, Method::GET, "/api/v1/auth/whoami", TOKEN, None, None)
+            .await;
         let admin_id = me["id"].as_str().expect("id");
-        let (_, b) = node.expect(409, Method::DELETE, &format!("/api/v1/tenants/acme/members/{admin_id}"), TOKEN, None, None).await;
+        let (_, b) = node
+            .expect(
+                409,
+                Method::DELETE,
+                &format!("/api/v1/tenants/acme/members/{admin_id}"),
+                TOKEN,
+                None,
+                None,
+            )
+            .await;
         assert_eq!(b["error"]["code"], "in_use");
-        node.expect(204, Method::DELETE, &format!("/api/v1/tenants/acme/members/{uid}"), TOKEN, None, None).await;
-        node.expect(404, Method::DELETE, &format!("/api/v1/tenants/acme/members/{uid}"), TOKEN, None, None).await;
+        node.expect(
+            204,
+            Method::DELETE,
+            &format!("/api/v1/tenants/acme/members/{uid}"),
+            TOKEN,
+            None,
+            None,
+        )
+        .await;
+        node.expect(
+            404,
+            Method::DELETE,
+            &format!("/api/v1/tenants/acme/members/{uid}"),
+            TOKEN,
+            None,
+            None,
+        )
+        .await;
 
         // A tenant with objects in the draft cannot go; the platform tenant never.
-        node.expect(201, Method::POST, "/api/v1/services", TOKEN, None, Some(&json!({"name": "s", "tenant": "acme"}))).await;
-        let (_, b) = node.expect(409, Method::DELETE, "/api/v1/tenants/acme", TOKEN, Some("\"2\""), None).await;
+        node.expect(
+            201,
+            Method::POST,
+            "/api/v1/services",
+            TOKEN,
+            None,
+            Some(&json!({"name": "s", "tenant": "acme"})),
+        )
+        .await;
+        let (_, b) = node
+            .expect(
+                409,
+                Method::DELETE,
+                "/api/v1/tenants/acme",
+                TOKEN,
+                Some("\"2\""),
+                None,
+            )
+            .await;
         assert_eq!(b["error"]["code"], "in_use");
         let tag = node.etag("/api/v1/services/s").await;
-        node.expect(204, Method::DELETE, "/api/v1/services/s", TOKEN, Some(&tag), None).await;
-        node.expect(204, Method::DELETE, "/api/v1/tenants/acme", TOKEN, Some("\"2\""), None).await;
-        node.expect(409, Method::DELETE, "/api/v1/tenants/default", TOKEN, Some("\"1\""), None).await;
+        node.expect(
+            204,
+            Method::DELETE,
+            "/api/v1/services/s",
+            TOKEN,
+            Some(&tag),
+            None,
+        )
+        .await;
+        node.expect(
+            204,
+            Method::DELETE,
+            "/api/v1/tenants/acme",
+            TOKEN,
+            Some("\"2\""),
+            None,
+        )
+        .await;
+        node.expect(
+            409,
+            Method::DELETE,
+            "/api/v1/tenants/default",
+            TOKEN,
+            Some("\"1\""),
+            None,
+        )
+        .await;
     })
     .await;
 }

@@ -19,16 +19,27 @@ fn code(body: &Value) -> &str {
 fn detail_paths(body: &Value) -> Vec<String> {
     body["error"]["details"]
         .as_array()
-        .map(|d| d.iter().filter_map(|x| x["path"].as_str().map(str::to_owned)).collect())
+        .map(|d| {
+            d.iter()
+                .filter_map(|x| x["path"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-async fn post(node: &Node, path: &str, body: Value) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    node.call(Method::POST, path, Some(TOKEN), None, Some(&body)).await
+async fn post(
+    node: &Node,
+    path: &str,
+    body: Value,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    node.call(Method::POST, path, Some(TOKEN), None, Some(&body))
+        .await
 }
 
 async fn put(node: &Node, path: &str, tag: Option<&str>, body: Value) -> (StatusCode, Value) {
-    let (s, _, b) = node.call(Method::PUT, path, Some(TOKEN), tag, Some(&body)).await;
+    let (s, _, b) = node
+        .call(Method::PUT, path, Some(TOKEN), tag, Some(&body))
+        .await;
     (s, b)
 }
 

@@ -18,7 +18,9 @@ use serde_json::json;
 async fn every_documented_operation_is_served() {
     bounded(90, async {
         let node = Node::start(Some(TOKEN)).await;
-        let (_, doc) = node.expect(200, Method::GET, "/api/v1/openapi.json", TOKEN, None, None).await;
+        let (_, doc) = node
+            .expect(200, Method::GET, "/api/v1/openapi.json", TOKEN, None, None)
+            .await;
         let paths = doc["paths"].as_object().expect("paths");
         assert!(paths.len() > 40, "{}", paths.len());
         let mut operations = 0;
@@ -38,18 +40,40 @@ async fn every_documented_operation_is_served() {
                 if path == "/api/v1/auth/logout" {
                     continue; // would end nothing, but keep the token list clean
                 }
-                let (s, _, b) = node.call(m.clone(), &concrete, Some(TOKEN), Some("\"x\""), Some(&json!({}))).await;
+                let (s, _, b) = node
+                    .call(
+                        m.clone(),
+                        &concrete,
+                        Some(TOKEN),
+                        Some("\"x\""),
+                        Some(&json!({})),
+                    )
+                    .await;
                 assert_ne!(s.as_u16(), 405, "{m} {path} is documented but not routed");
                 let msg = b["error"]["message"].as_str().unwrap_or_default();
-                assert!(!msg.starts_with("endpoint"), "{m} {path} fell through to the fallback: {b}");
+                assert!(
+                    !msg.starts_with("endpoint"),
+                    "{m} {path} fell through to the fallback: {b}"
+                );
                 assert!(s.as_u16() < 500, "{m} {path}: {b}");
                 operations += 1;
             }
         }
         assert!(operations > 70, "{operations}");
         // And the fallback for what is not documented.
-        let (s, _, b) = node.call(Method::GET, "/api/v1/services/a/b/c", Some(TOKEN), None, None).await;
-        assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (404, Some("not_found")));
+        let (s, _, b) = node
+            .call(
+                Method::GET,
+                "/api/v1/services/a/b/c",
+                Some(TOKEN),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s.as_u16(), b["error"]["code"].as_str()),
+            (404, Some("not_found"))
+        );
     })
     .await;
 }

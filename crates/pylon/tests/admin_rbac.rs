@@ -33,25 +33,59 @@ async fn world() -> World {
     let (_, ada) = node.user("ada", &[("acme", "admin")]).await;
     let (_, gus) = node.user("gus", &[("globex", "admin")]).await;
     let objects = [
-        ("/api/v1/services", json!({"name": "acme-api", "tenant": "acme", "owner": "ada"})),
-        ("/api/v1/services", json!({"name": "dev-api", "tenant": "acme", "owner": "dev"})),
-        ("/api/v1/services", json!({"name": "gx-api", "tenant": "globex"})),
-        ("/api/v1/upstreams", json!({"name": "acme-up", "tenant": "acme", "targets": [{"address": "127.0.0.1:9"}]})),
-        ("/api/v1/routes", json!({"name": "acme-r", "service": "acme-api", "match": {"paths": [{"exact": "/a"}]}, "upstream": "acme-up"})),
-        ("/api/v1/routes", json!({"name": "dev-r", "service": "dev-api", "match": {"paths": [{"exact": "/d"}]}, "respond": {}})),
-        ("/api/v1/consumers", json!({"name": "acme-c", "tenant": "acme"})),
+        (
+            "/api/v1/services",
+            json!({"name": "acme-api", "tenant": "acme", "owner": "ada"}),
+        ),
+        (
+            "/api/v1/services",
+            json!({"name": "dev-api", "tenant": "acme", "owner": "dev"}),
+        ),
+        (
+            "/api/v1/services",
+            json!({"name": "gx-api", "tenant": "globex"}),
+        ),
+        (
+            "/api/v1/upstreams",
+            json!({"name": "acme-up", "tenant": "acme", "targets": [{"address": "127.0.0.1:9"}]}),
+        ),
+        (
+            "/api/v1/routes",
+            json!({"name": "acme-r", "service": "acme-api", "match": {"paths": [{"exact": "/a"}]}, "upstream": "acme-up"}),
+        ),
+        (
+            "/api/v1/routes",
+            json!({"name": "dev-r", "service": "dev-api", "match": {"paths": [{"exact": "/d"}]}, "respond": {}}),
+        ),
+        (
+            "/api/v1/consumers",
+            json!({"name": "acme-c", "tenant": "acme"}),
+        ),
     ];
     for (path, body) in objects {
-        node.expect(201, Method::POST, path, TOKEN, None, Some(&body)).await;
+        node.expect(201, Method::POST, path, TOKEN, None, Some(&body))
+            .await;
     }
     node.publish("world").await;
-    World { node, vic, dev, ada, gus, dev_id, vic_id }
+    World {
+        node,
+        vic,
+        dev,
+        ada,
+        gus,
+        dev_id,
+        vic_id,
+    }
 }
 
 fn names(list: &Value) -> Vec<String> {
     list["items"]
         .as_array()
-        .map(|i| i.iter().filter_map(|e| e["item"]["name"].as_str().map(str::to_owned)).collect())
+        .map(|i| {
+            i.iter()
+                .filter_map(|e| e["item"]["name"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -60,11 +94,33 @@ async fn every_endpoint_family_needs_a_valid_token() {
     bounded(90, async {
         let w = world().await;
         // A revoked token is as bad as none.
-        let (_, u) = w.node.expect(200, Method::GET, "/api/v1/auth/whoami", &w.vic, None, None).await;
+        let (_, u) = w
+            .node
+            .expect(200, Method::GET, "/api/v1/auth/whoami", &w.vic, None, None)
+            .await;
         assert_eq!(u["name"], "vic");
-        let (_, toks) = w.node.expect(200, Method::GET, &format!("/api/v1/users/{}/tokens", w.vic_id), TOKEN, None, None).await;
+        let (_, toks) = w
+            .node
+            .expect(
+                200,
+                Method::GET,
+                &format!("/api/v1/users/{}/tokens", w.vic_id),
+                TOKEN,
+                None,
+                None,
+            )
+            .await;
         let tid = toks[0]["id"].as_str().expect("token id").to_owned();
-        w.node.expect(204, Method::DELETE, &format!("/api/v1/users/{}/tokens/{tid}", w.vic_id), TOKEN, None, None).await;
+        w.node
+            .expect(
+                204,
+                Method::DELETE,
+                &format!("/api/v1/users/{}/tokens/{tid}", w.vic_id),
+                TOKEN,
+                None,
+                None,
+            )
+            .await;
         let calls: &[(Method, &str)] = &[
             (Method::GET, "/api/v1/config/draft"),
             (Method::POST, "/api/v1/config/publish"),
@@ -86,8 +142,15 @@ async fn every_endpoint_family_needs_a_valid_token() {
             (Method::GET, "/api/v1/no-such-endpoint"),
         ];
         for (method, path) in calls {
-            for token in [None, Some("pyl_wrong-token-0123456789abcdefghijkl"), Some(w.vic.as_str())] {
-                let (s, h, b) = w.node.call(method.clone(), path, token, Some("*"), Some(&json!({}))).await;
+            for token in [
+                None,
+                Some("pyl_wrong-token-0123456789abcdefghijkl"),
+                Some(w.vic.as_str()),
+            ] {
+                let (s, h, b) = w
+                    .node
+                    .call(method.clone(), path, token, Some("*"), Some(&json!({})))
+                    .await;
                 assert_eq!(s.as_u16(), 401, "{method} {path} with {token:?}: {b}");
                 assert_eq!(b["error"]["code"], "unauthorized");
                 assert!(h.contains_key("www-authenticate"));
@@ -102,56 +165,256 @@ async fn forbidden_actions_answer_403_for_each_role() {
     bounded(120, async {
         let w = world().await;
         let svc_acme = json!({"name": "new-svc", "tenant": "acme"});
-        let route_acme = json!({"name": "new-r", "service": "acme-api", "match": {}, "respond": {}});
-        let up_acme = json!({"name": "new-up", "tenant": "acme", "targets": [{"address": "127.0.0.1:9"}]});
+        let route_acme =
+            json!({"name": "new-r", "service": "acme-api", "match": {}, "respond": {}});
+        let up_acme =
+            json!({"name": "new-up", "tenant": "acme", "targets": [{"address": "127.0.0.1:9"}]});
         let member = format!("/api/v1/tenants/acme/members/{}", w.dev_id);
         let vic_member = format!("/api/v1/tenants/acme/members/{}", w.vic_id);
         let table: Vec<(&str, &str, Method, String, Value)> = vec![
             // viewer: reads only
-            ("vic", &w.vic, Method::POST, "/api/v1/services".into(), svc_acme.clone()),
-            ("vic", &w.vic, Method::PUT, "/api/v1/services/acme-api".into(), json!({"name": "acme-api", "tenant": "acme"})),
-            ("vic", &w.vic, Method::DELETE, "/api/v1/services/dev-api".into(), json!(null)),
-            ("vic", &w.vic, Method::POST, "/api/v1/routes".into(), route_acme.clone()),
-            ("vic", &w.vic, Method::POST, "/api/v1/upstreams".into(), up_acme.clone()),
-            ("vic", &w.vic, Method::POST, "/api/v1/consumers".into(), json!({"name": "c2", "tenant": "acme"})),
-            ("vic", &w.vic, Method::POST, "/api/v1/consumers/acme-c/credentials".into(), json!({"type": "key_auth"})),
-            ("vic", &w.vic, Method::POST, "/api/v1/services/acme-api/policies".into(), json!({"name": "cors"})),
-            ("vic", &w.vic, Method::POST, "/api/v1/tenants/acme/teams".into(), json!({"name": "t"})),
-            ("vic", &w.vic, Method::PUT, member.clone(), json!({"role": "viewer"})),
-            ("vic", &w.vic, Method::GET, "/api/v1/config/draft".into(), json!(null)),
-            ("vic", &w.vic, Method::GET, "/api/v1/users".into(), json!(null)),
+            (
+                "vic",
+                &w.vic,
+                Method::POST,
+                "/api/v1/services".into(),
+                svc_acme.clone(),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::PUT,
+                "/api/v1/services/acme-api".into(),
+                json!({"name": "acme-api", "tenant": "acme"}),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::DELETE,
+                "/api/v1/services/dev-api".into(),
+                json!(null),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::POST,
+                "/api/v1/routes".into(),
+                route_acme.clone(),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::POST,
+                "/api/v1/upstreams".into(),
+                up_acme.clone(),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::POST,
+                "/api/v1/consumers".into(),
+                json!({"name": "c2", "tenant": "acme"}),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::POST,
+                "/api/v1/consumers/acme-c/credentials".into(),
+                json!({"type": "key_auth"}),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::POST,
+                "/api/v1/services/acme-api/policies".into(),
+                json!({"name": "cors"}),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::POST,
+                "/api/v1/tenants/acme/teams".into(),
+                json!({"name": "t"}),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::PUT,
+                member.clone(),
+                json!({"role": "viewer"}),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::GET,
+                "/api/v1/config/draft".into(),
+                json!(null),
+            ),
+            (
+                "vic",
+                &w.vic,
+                Method::GET,
+                "/api/v1/users".into(),
+                json!(null),
+            ),
             // developer: only what they own
-            ("dev", &w.dev, Method::PUT, "/api/v1/services/acme-api".into(), json!({"name": "acme-api", "tenant": "acme", "owner": "ada"})),
-            ("dev", &w.dev, Method::DELETE, "/api/v1/routes/acme-r".into(), json!(null)),
-            ("dev", &w.dev, Method::POST, "/api/v1/routes".into(), route_acme.clone()),
-            ("dev", &w.dev, Method::POST, "/api/v1/services".into(), json!({"name": "s2", "tenant": "acme", "owner": "ada"})),
-            ("dev", &w.dev, Method::POST, "/api/v1/upstreams".into(), up_acme.clone()),
-            ("dev", &w.dev, Method::POST, "/api/v1/consumers".into(), json!({"name": "c3", "tenant": "acme"})),
-            ("dev", &w.dev, Method::POST, "/api/v1/services/acme-api/policies".into(), json!({"name": "cors"})),
-            ("dev", &w.dev, Method::POST, "/api/v1/policies".into(), json!({"name": "cors"})),
-            ("dev", &w.dev, Method::POST, "/api/v1/config/publish".into(), json!({})),
-            ("dev", &w.dev, Method::PUT, vic_member.clone(), json!({"role": "developer"})),
+            (
+                "dev",
+                &w.dev,
+                Method::PUT,
+                "/api/v1/services/acme-api".into(),
+                json!({"name": "acme-api", "tenant": "acme", "owner": "ada"}),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::DELETE,
+                "/api/v1/routes/acme-r".into(),
+                json!(null),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::POST,
+                "/api/v1/routes".into(),
+                route_acme.clone(),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::POST,
+                "/api/v1/services".into(),
+                json!({"name": "s2", "tenant": "acme", "owner": "ada"}),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::POST,
+                "/api/v1/upstreams".into(),
+                up_acme.clone(),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::POST,
+                "/api/v1/consumers".into(),
+                json!({"name": "c3", "tenant": "acme"}),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::POST,
+                "/api/v1/services/acme-api/policies".into(),
+                json!({"name": "cors"}),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::POST,
+                "/api/v1/policies".into(),
+                json!({"name": "cors"}),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::POST,
+                "/api/v1/config/publish".into(),
+                json!({}),
+            ),
+            (
+                "dev",
+                &w.dev,
+                Method::PUT,
+                vic_member.clone(),
+                json!({"role": "developer"}),
+            ),
             // tenant admin: not the platform, not owner rights
-            ("ada", &w.ada, Method::POST, "/api/v1/policies".into(), json!({"name": "cors"})),
-            ("ada", &w.ada, Method::PUT, "/api/v1/config/draft".into(), json!({})),
-            ("ada", &w.ada, Method::POST, "/api/v1/tenants".into(), json!({"id": "mine"})),
-            ("ada", &w.ada, Method::POST, "/api/v1/users".into(), json!({"name": "eve"})),
-            ("ada", &w.ada, Method::PUT, vic_member.clone(), json!({"role": "owner"})),
-            ("ada", &w.ada, Method::DELETE, "/api/v1/tenants/acme".into(), json!(null)),
-            ("ada", &w.ada, Method::POST, "/api/v1/services".into(), json!({"name": "gx2", "tenant": "globex"})),
-            ("ada", &w.ada, Method::POST, "/api/v1/config/versions/1/rollback".into(), json!(null)),
+            (
+                "ada",
+                &w.ada,
+                Method::POST,
+                "/api/v1/policies".into(),
+                json!({"name": "cors"}),
+            ),
+            (
+                "ada",
+                &w.ada,
+                Method::PUT,
+                "/api/v1/config/draft".into(),
+                json!({}),
+            ),
+            (
+                "ada",
+                &w.ada,
+                Method::POST,
+                "/api/v1/tenants".into(),
+                json!({"id": "mine"}),
+            ),
+            (
+                "ada",
+                &w.ada,
+                Method::POST,
+                "/api/v1/users".into(),
+                json!({"name": "eve"}),
+            ),
+            (
+                "ada",
+                &w.ada,
+                Method::PUT,
+                vic_member.clone(),
+                json!({"role": "owner"}),
+            ),
+            (
+                "ada",
+                &w.ada,
+                Method::DELETE,
+                "/api/v1/tenants/acme".into(),
+                json!(null),
+            ),
+            (
+                "ada",
+                &w.ada,
+                Method::POST,
+                "/api/v1/services".into(),
+                json!({"name": "gx2", "tenant": "globex"}),
+            ),
+            (
+                "ada",
+                &w.ada,
+                Method::POST,
+                "/api/v1/config/versions/1/rollback".into(),
+                json!(null),
+            ),
             // other tenant's admin
-            ("gus", &w.gus, Method::POST, "/api/v1/services".into(), svc_acme.clone()),
-            ("gus", &w.gus, Method::POST, "/api/v1/upstreams".into(), up_acme.clone()),
+            (
+                "gus",
+                &w.gus,
+                Method::POST,
+                "/api/v1/services".into(),
+                svc_acme.clone(),
+            ),
+            (
+                "gus",
+                &w.gus,
+                Method::POST,
+                "/api/v1/upstreams".into(),
+                up_acme.clone(),
+            ),
         ];
         for (who, token, method, path, body) in &table {
             let body = (!body.is_null()).then_some(body);
-            let (s, _, b) = w.node.call(method.clone(), path, Some(token), Some("*"), body).await;
+            let (s, _, b) = w
+                .node
+                .call(method.clone(), path, Some(token), Some("*"), body)
+                .await;
             assert_eq!(s.as_u16(), 403, "{who}: {method} {path}: {b}");
             assert_eq!(b["error"]["code"], "forbidden", "{who}: {method} {path}");
         }
         // Nothing of that reached the draft.
-        let (_, services) = w.node.expect(200, Method::GET, "/api/v1/services", TOKEN, None, None).await;
+        let (_, services) = w
+            .node
+            .expect(200, Method::GET, "/api/v1/services", TOKEN, None, None)
+            .await;
         assert_eq!(names(&services), ["acme-api", "dev-api", "gx-api"]);
     })
     .await;

@@ -42,7 +42,11 @@ async fn status_with_jwt(node: &Node, token: &str) -> u16 {
 
 /// `GET /jwt` over TLS to `127.0.0.1:port`, trusting only `root` for `api.example.test`;
 /// the response's first line.
-async fn tls_get(port: u16, root: rustls_pki_types::CertificateDer<'static>, token: &str) -> Option<String> {
+async fn tls_get(
+    port: u16,
+    root: rustls_pki_types::CertificateDer<'static>,
+    token: &str,
+) -> Option<String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root).ok()?;
@@ -52,14 +56,24 @@ async fn tls_get(port: u16, root: rustls_pki_types::CertificateDer<'static>, tok
         .ok()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
     let name = rustls_pki_types::ServerName::try_from("api.example.test").ok()?;
-    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg)).connect(name, tcp).await.ok()?;
-    let req = format!("GET /jwt HTTP/1.1\r\nhost: api.example.test\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n");
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .ok()?;
+    let req = format!(
+        "GET /jwt HTTP/1.1\r\nhost: api.example.test\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+    );
     tls.write_all(req.as_bytes()).await.ok()?;
     let mut buf = Vec::new();
     let _ = tls.read_to_end(&mut buf).await;
-    String::from_utf8_lossy(&buf).lines().next().map(str::to_owned)
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .next()
+        .map(str::to_owned)
 }
 
 /// Bytes of the node's SQLite files (database and WAL).
@@ -194,14 +208,44 @@ async fn secrets_are_encrypted_write_only_decrypted_on_activation_and_rotated() 
 #[tokio::test]
 async fn without_a_master_key_secrets_need_env_references() {
     bounded(60, async {
-        let node = Node::start_with(Some(TOKEN), &[("PYLON_TEST_METRICS_TOKEN", "metrics-token-0123456789")]).await;
-        let (h, mut draft) = node.expect(200, Method::GET, "/api/v1/config/draft", TOKEN, None, None).await;
-        let version = h.get("etag").and_then(|v| v.to_str().ok()).expect("etag").to_owned();
+        let node = Node::start_with(
+            Some(TOKEN),
+            &[("PYLON_TEST_METRICS_TOKEN", "metrics-token-0123456789")],
+        )
+        .await;
+        let (h, mut draft) = node
+            .expect(200, Method::GET, "/api/v1/config/draft", TOKEN, None, None)
+            .await;
+        let version = h
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .expect("etag")
+            .to_owned();
         draft["document"]["server"]["metrics_token"] = json!("clear-metrics-token");
-        let (_, b) = node.expect(422, Method::PUT, "/api/v1/config/draft", TOKEN, Some(&version), Some(&draft["document"])).await;
-        assert_eq!(b["error"]["details"][0]["path"], "server.metrics_token", "{b}");
+        let (_, b) = node
+            .expect(
+                422,
+                Method::PUT,
+                "/api/v1/config/draft",
+                TOKEN,
+                Some(&version),
+                Some(&draft["document"]),
+            )
+            .await;
+        assert_eq!(
+            b["error"]["details"][0]["path"], "server.metrics_token",
+            "{b}"
+        );
         draft["document"]["server"]["metrics_token"] = json!("${PYLON_TEST_METRICS_TOKEN}");
-        node.expect(200, Method::PUT, "/api/v1/config/draft", TOKEN, Some(&version), Some(&draft["document"])).await;
+        node.expect(
+            200,
+            Method::PUT,
+            "/api/v1/config/draft",
+            TOKEN,
+            Some(&version),
+            Some(&draft["document"]),
+        )
+        .await;
         node.publish("metrics token").await;
         // /metrics needs the token now; /healthz and /readyz stay open.
         let get = |path: &'static str, token: Option<&'static str>| {
@@ -219,8 +263,13 @@ async fn without_a_master_key_secrets_need_env_references() {
         assert_eq!(get("/metrics", Some("metrics-token-0123456789")).await, 200);
         assert_eq!(get("/healthz", None).await, 200);
         assert_eq!(get("/readyz", None).await, 200);
-        let (_, d) = node.expect(200, Method::GET, "/api/v1/config/draft", TOKEN, None, None).await;
-        assert_eq!(d["document"]["server"]["metrics_token"], "${PYLON_TEST_METRICS_TOKEN}", "references stay as written");
+        let (_, d) = node
+            .expect(200, Method::GET, "/api/v1/config/draft", TOKEN, None, None)
+            .await;
+        assert_eq!(
+            d["document"]["server"]["metrics_token"], "${PYLON_TEST_METRICS_TOKEN}",
+            "references stay as written"
+        );
     })
     .await;
 }

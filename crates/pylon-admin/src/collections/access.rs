@@ -21,11 +21,19 @@ fn referenced<'a>(doc: &'a Value, item: &Value, field: &str, c: &Collection) -> 
 }
 
 /// The tenant `item` of `c` belongs to (`parent`: the parent item of a nested collection).
-pub(crate) fn tenant_of(c: &Collection, doc: &Value, parent: Option<&Value>, item: &Value) -> String {
+pub(crate) fn tenant_of(
+    c: &Collection,
+    doc: &Value,
+    parent: Option<&Value>,
+    item: &Value,
+) -> String {
     match c.tenant {
         TenantOf::Field(f) => text(item, f).unwrap_or(TENANT).to_owned(),
         TenantOf::Via { field, collection } => referenced(doc, item, field, collection)
-            .map_or_else(|| TENANT.to_owned(), |r| tenant_of(collection, doc, None, r)),
+            .map_or_else(
+                || TENANT.to_owned(),
+                |r| tenant_of(collection, doc, None, r),
+            ),
         TenantOf::Parent => match (c.parent, parent) {
             (Some(p), Some(pi)) => tenant_of(p, doc, None, pi),
             _ => TENANT.to_owned(),
@@ -35,7 +43,13 @@ pub(crate) fn tenant_of(c: &Collection, doc: &Value, parent: Option<&Value>, ite
 }
 
 /// Whether a developer owns `item` (per the collection's rule).
-fn developer_owns(c: &Collection, caller: &Caller, doc: &Value, parent: Option<&Value>, item: &Value) -> bool {
+fn developer_owns(
+    c: &Collection,
+    caller: &Caller,
+    doc: &Value,
+    parent: Option<&Value>,
+    item: &Value,
+) -> bool {
     match c.developer {
         DevAccess::None => false,
         DevAccess::Owner(f) => text(item, f) == Some(caller.name.as_str()),
@@ -49,7 +63,13 @@ fn developer_owns(c: &Collection, caller: &Caller, doc: &Value, parent: Option<&
 }
 
 /// May `caller` create, change or delete `item` (as it is in `doc`)?
-pub(crate) fn may_write(c: &Collection, caller: &Caller, doc: &Value, parent: Option<&Value>, item: &Value) -> bool {
+pub(crate) fn may_write(
+    c: &Collection,
+    caller: &Caller,
+    doc: &Value,
+    parent: Option<&Value>,
+    item: &Value,
+) -> bool {
     let tenant = tenant_of(c, doc, parent, item);
     match caller.role(&tenant) {
         Some(Role::Owner | Role::Admin) => true,
@@ -59,7 +79,13 @@ pub(crate) fn may_write(c: &Collection, caller: &Caller, doc: &Value, parent: Op
 }
 
 /// May `caller` see `item`?
-pub(crate) fn may_read(c: &Collection, caller: &Caller, doc: &Value, parent: Option<&Value>, item: &Value) -> bool {
+pub(crate) fn may_read(
+    c: &Collection,
+    caller: &Caller,
+    doc: &Value,
+    parent: Option<&Value>,
+    item: &Value,
+) -> bool {
     caller.reads(&tenant_of(c, doc, parent, item))
 }
 
@@ -89,4 +115,112 @@ pub(crate) fn touched_tenants(old: &Value, new: &Value) -> std::collections::BTr
         out.insert(TENANT.to_owned());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use pylon_store::sql::Role;
+    use serde_json::json;
+
+    use super::*;
+    use crate::collections::{ROUTE_POLICIES, ROUTES, SERVICES};
+
+    fn caller(roles: &[(&str, Role)]) -> Caller {
+        Caller {
+            user_id: "u".into(),
+            name: "dev".into(),
+            roles: roles
+                .iter()
+                .map(|(t, r)| ((*t).to_owned(), *r))
+                .collect::<BTreeMap<_, _>>(),
+            token_id: "t".into(),
+            session: false,
+        }
+    }
+
+    fn doc() -> Value {
+        json!({
+            "services": [{"name": "mine", "tenant": "acme", "owner": "dev"},
+                         {"name": "theirs", "tenant": "acme", "owner": "ada"}],
+            "routes": [{"name": "r1", "service": "mine"}, {"name": "r2", "service": "theirs"}, {"name": "r3"}],
+        })
+    }
+
+    #[test]
+    fn tenants_follow_fields_references_and_parents() {
+        let d = doc();
+        assert_eq!(tenant_of(&SERVICES, &d, None, &d["services"][0]), "acme");
+        assert_eq!(tenant_of(&ROUTES, &d, None, &d["routes"][1]), "acme");
+        assert_eq!(tenant_of(&ROUTES, &d, None, &d["routes"][2]), "default");
+        assert_eq!(
+            tenant_of(
+                &ROUTE_POLICIES,
+                &d,
+                Some(&d["routes"][0]),
+                &json!({"name": "cors"})
+            ),
+            "acme"
+        );
+    }
+
+    #[test]
+    fn developers_write_what_they_own() {
+        let d = doc();
+        let dev = caller(&[("acme", Role::Developer)]);
+        assert!(may_write(&SERVICES, &dev, &d, None, &d["services"][0]));
+        assert!(!may_write(&SERVICES, &dev, &d, None, &d["services"][1]));
+        assert!(may_write(&ROUTES, &dev, &d, None, &d["routes"][0]));
+        assert!(!may_write(&ROUTES, &dev, &d, None, &d["routes"][1]));
+        let p = json!({"name": "cors"});
+        assert!(may_write(
+            &ROUTE_POLICIES,
+            &dev,
+            &d,
+            Some(&d["routes"][0]),
+            &p
+        ));
+        assert!(!may_write(
+            &ROUTE_POLICIES,
+            &dev,
+            &d,
+            Some(&d["routes"][1]),
+            &p
+        ));
+        let viewer = caller(&[("acme", Role::Viewer)]);
+        assert!(may_read(&SERVICES, &viewer, &d, None, &d["services"][1]));
+        assert!(!may_write(&SERVICES, &viewer, &d, None, &d["services"][0]));
+        let admin = caller(&[("acme", Role::Admin)]);
+        assert!(may_write(&SERVICES, &admin, &d, None, &d["services"][1]));
+        assert!(
+            !may_read(&ROUTES, &admin, &d, None, &d["routes"][2]),
+            "r3 is the platform's"
+        );
+    }
+
+    #[test]
+    fn touched_tenants_of_a_release() {
+        let old = doc();
+        assert!(touched_tenants(&old, &old).is_empty());
+        let mut new = old.clone();
+        new["routes"][0]["match"] = json!({});
+        assert_eq!(
+            touched_tenants(&old, &new).into_iter().collect::<Vec<_>>(),
+            ["acme"]
+        );
+        new["services"][1]["tenant"] = json!("globex");
+        assert_eq!(
+            touched_tenants(&old, &new).into_iter().collect::<Vec<_>>(),
+            ["acme", "globex"]
+        );
+        let mut server = old.clone();
+        server["server"] = json!({"via_header": false});
+        assert_eq!(
+            touched_tenants(&old, &server)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["default"]
+        );
+    }
 }

@@ -28,7 +28,10 @@ pub(crate) fn list_mut<'a>(root: &'a mut Value, pointer: &[&str]) -> ApiResult<&
             *v = Value::Object(Map::new());
         }
         let Value::Object(map) = v else {
-            return Err(AdminError::invalid(pointer.join("."), "is not a mapping in the draft"));
+            return Err(AdminError::invalid(
+                pointer.join("."),
+                "is not a mapping in the draft",
+            ));
         };
         v = map.entry((*seg).to_owned()).or_insert(Value::Null);
     }
@@ -61,7 +64,9 @@ impl Scope {
     pub(crate) fn resolve(c: &Collection, doc: &Value, parent: Option<&str>) -> ApiResult<Scope> {
         match (c.parent, parent) {
             (Some(p), Some(name)) => match find(p, list(doc, p.pointer), name) {
-                Some(i) => Ok(Scope { parent_index: Some(i) }),
+                Some(i) => Ok(Scope {
+                    parent_index: Some(i),
+                }),
                 None => Err(not_found(p, name)),
             },
             _ => Ok(Scope { parent_index: None }),
@@ -80,7 +85,11 @@ impl Scope {
         }
     }
 
-    pub(crate) fn items_mut<'a>(&self, c: &Collection, doc: &'a mut Value) -> ApiResult<&'a mut Vec<Value>> {
+    pub(crate) fn items_mut<'a>(
+        &self,
+        c: &Collection,
+        doc: &'a mut Value,
+    ) -> ApiResult<&'a mut Vec<Value>> {
         match (c.parent, self.parent_index) {
             (Some(p), Some(i)) => {
                 let parent = list_mut(doc, p.pointer)?
@@ -114,9 +123,10 @@ pub(crate) fn etag(item: &Value) -> String {
 
 /// Does `If-Match` (a list of tags, or `*`) name `current`?
 pub(crate) fn matches(if_match: &str, current: &str) -> bool {
-    if_match.split(',').map(str::trim).any(|t| {
-        t == "*" || t.strip_prefix("W/").unwrap_or(t) == current
-    })
+    if_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == current)
 }
 
 #[cfg(test)]

@@ -66,7 +66,9 @@ fn envelope(c: &Collection, doc: &Value, scope: &Scope, item: &Value) -> Value {
 }
 
 fn with_etag(status: StatusCode, body: Value) -> Response {
-    let tag = body["etag"].as_str().and_then(|t| HeaderValue::from_str(t).ok());
+    let tag = body["etag"]
+        .as_str()
+        .and_then(|t| HeaderValue::from_str(t).ok());
     let mut resp = (status, Json(body)).into_response();
     if let Some(t) = tag {
         resp.headers_mut().insert(header::ETAG, t);
@@ -75,7 +77,12 @@ fn with_etag(status: StatusCode, body: Value) -> Response {
 }
 
 /// The parent's scope, visible to the caller (else 404).
-fn scope_for(c: &Collection, caller: &Caller, doc: &Value, parent: Option<&str>) -> ApiResult<Scope> {
+fn scope_for(
+    c: &Collection,
+    caller: &Caller,
+    doc: &Value,
+    parent: Option<&str>,
+) -> ApiResult<Scope> {
     let scope = Scope::resolve(c, doc, parent)?;
     if let (Some(p), Some(pi)) = (c.parent, scope.parent(c, doc))
         && !may_read(p, caller, doc, None, pi)
@@ -137,10 +144,17 @@ async fn list(
         .take(per_page as usize)
         .map(|i| envelope(c, &doc, &scope, i))
         .collect();
-    Ok(Json(json!({"items": items, "page": page, "per_page": per_page, "total": total})))
+    Ok(Json(
+        json!({"items": items, "page": page, "per_page": per_page, "total": total}),
+    ))
 }
 
-async fn read(c: &'static Collection, State(st): State<AdminState>, caller: Caller, p: Params) -> ApiResult<Response> {
+async fn read(
+    c: &'static Collection,
+    State(st): State<AdminState>,
+    caller: Caller,
+    p: Params,
+) -> ApiResult<Response> {
     let (parent, key) = params(p)?;
     let key = key.unwrap_or_default();
     let doc = st.store.config().get_draft().await?.document;
@@ -174,7 +188,11 @@ fn admit(
 ) -> ApiResult<Option<Value>> {
     let parent = scope.parent(c, doc);
     let tenant = tenant_of(c, doc, parent, new);
-    let ctx = WriteCtx { caller, tenant: &tenant, path };
+    let ctx = WriteCtx {
+        caller,
+        tenant: &tenant,
+        path,
+    };
     let once = match c.on_write {
         Some(hook) => hook(&ctx, old, new)?,
         None => None,
@@ -191,7 +209,11 @@ fn admit(
             issues
                 .into_iter()
                 .map(|(p, reason)| crate::Detail {
-                    path: if p.is_empty() { path.to_owned() } else { format!("{path}.{p}") },
+                    path: if p.is_empty() {
+                        path.to_owned()
+                    } else {
+                        format!("{path}.{p}")
+                    },
                     reason,
                 })
                 .collect(),
@@ -217,10 +239,18 @@ async fn create(
         let once = admit(c, &caller, doc, &scope, &path, None, &mut item)?;
         let key = match key_of(c, &item) {
             Some(k) => k.to_owned(),
-            None => return Err(AdminError::invalid(format!("{path}.{}", c.key), "is required (a string)")),
+            None => {
+                return Err(AdminError::invalid(
+                    format!("{path}.{}", c.key),
+                    "is required (a string)",
+                ));
+            }
         };
         if find(c, scope.items(c, doc), &key).is_some() {
-            return Err(AdminError::AlreadyExists { kind: c.kind, id: key });
+            return Err(AdminError::AlreadyExists {
+                kind: c.kind,
+                id: key,
+            });
         }
         let tenant = tenant_of(c, doc, scope.parent(c, doc), &item);
         scope.items_mut(c, doc)?.push(item);
@@ -229,8 +259,20 @@ async fn create(
     .await?;
     let (scope, key, tenant, once) = written.out;
     let items = scope.items(c, &written.after);
-    let item = find(c, items, &key).map(|i| &items[i]).ok_or_else(|| not_found(c, &key))?;
-    record(&st, &caller, "create", c.kind, &key, &tenant, None, Some(item)).await;
+    let item = find(c, items, &key)
+        .map(|i| &items[i])
+        .ok_or_else(|| not_found(c, &key))?;
+    record(
+        &st,
+        &caller,
+        "create",
+        c.kind,
+        &key,
+        &tenant,
+        None,
+        Some(item),
+    )
+    .await;
     let mut body = envelope(c, &written.after, &scope, item);
     if let Some(once) = once {
         body["once"] = once;
@@ -321,8 +363,21 @@ async fn replace(
         .items(c, &written.after)
         .get(index)
         .ok_or_else(|| not_found(c, &key))?;
-    record(&st, &caller, "update", c.kind, &key, &tenant, Some(&old), Some(item)).await;
-    Ok(with_etag(StatusCode::OK, envelope(c, &written.after, &scope, item)))
+    record(
+        &st,
+        &caller,
+        "update",
+        c.kind,
+        &key,
+        &tenant,
+        Some(&old),
+        Some(item),
+    )
+    .await;
+    Ok(with_etag(
+        StatusCode::OK,
+        envelope(c, &written.after, &scope, item),
+    ))
 }
 
 async fn remove(
@@ -344,6 +399,16 @@ async fn remove(
     })
     .await?;
     let (old, tenant) = written.out;
-    record(&st, &caller, "delete", c.kind, &key, &tenant, Some(&old), None).await;
+    record(
+        &st,
+        &caller,
+        "delete",
+        c.kind,
+        &key,
+        &tenant,
+        Some(&old),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

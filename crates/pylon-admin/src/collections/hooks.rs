@@ -3,9 +3,9 @@
 //! certificate's PEM says.
 
 use base64::Engine as _;
-use rand::TryRngCore as _;
 use pylon_config::Lifecycle;
 use pylon_store::sql::Role;
+use rand::TryRngCore as _;
 use serde_json::{Value, json};
 
 use super::doc::list;
@@ -36,7 +36,11 @@ fn lifecycle(item: &Value, path: &str) -> ApiResult<Lifecycle> {
 
 /// Services: a developer creates services they own; the lifecycle moves only along
 /// draft → published → deprecated → retired (and deprecated → published).
-pub(super) fn service(ctx: &WriteCtx<'_>, old: Option<&Value>, new: &mut Value) -> ApiResult<Option<Value>> {
+pub(super) fn service(
+    ctx: &WriteCtx<'_>,
+    old: Option<&Value>,
+    new: &mut Value,
+) -> ApiResult<Option<Value>> {
     if new.get("owner").is_none_or(Value::is_null) {
         let kept = old.and_then(|o| o.get("owner")).filter(|o| !o.is_null());
         new["owner"] = kept.cloned().unwrap_or_else(|| json!(ctx.caller.name));
@@ -84,9 +88,15 @@ pub(super) fn service_related(doc: &Value, item: &Value) -> Option<Value> {
 
 /// Credentials: an id is assigned when missing; a key-auth credential without a key gets
 /// a generated one, returned once (only its SHA-256 is stored). Developers manage none.
-pub(super) fn credential(ctx: &WriteCtx<'_>, old: Option<&Value>, new: &mut Value) -> ApiResult<Option<Value>> {
+pub(super) fn credential(
+    ctx: &WriteCtx<'_>,
+    old: Option<&Value>,
+    new: &mut Value,
+) -> ApiResult<Option<Value>> {
     if ctx.caller.role(ctx.tenant) == Some(Role::Developer) {
-        return Err(AdminError::Forbidden("developers do not manage credentials".into()));
+        return Err(AdminError::Forbidden(
+            "developers do not manage credentials".into(),
+        ));
     }
     if old.is_none() && new.get("id").is_none_or(Value::is_null) {
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -100,7 +110,10 @@ pub(super) fn credential(ctx: &WriteCtx<'_>, old: Option<&Value>, new: &mut Valu
         rand::rngs::OsRng
             .try_fill_bytes(&mut bytes)
             .map_err(|e| AdminError::BadRequest(format!("the OS random source failed: {e}")))?;
-        let key = format!("pk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+        let key = format!(
+            "pk_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
         new["key"] = json!(key);
         return Ok(Some(json!({ "key": key })));
     }

@@ -141,7 +141,10 @@ impl Collection {
         self
     }
     pub const fn tenant_via(mut self, field: &'static str, c: &'static Collection) -> Self {
-        self.tenant = TenantOf::Via { field, collection: c };
+        self.tenant = TenantOf::Via {
+            field,
+            collection: c,
+        };
         self
     }
     pub const fn developer(mut self, d: DevAccess) -> Self {
@@ -203,16 +206,27 @@ pub static SERVICES: Collection =
 pub static ROUTES: Collection =
     Collection::top("routes", "route", &["routes"], check::<RouteConfig>)
         .tenant_via("service", &SERVICES)
-        .developer(DevAccess::Via { field: "service", collection: &SERVICES })
+        .developer(DevAccess::Via {
+            field: "service",
+            collection: &SERVICES,
+        })
         .filters(&["service", "upstream"]);
-pub static UPSTREAMS: Collection =
-    Collection::top("upstreams", "upstream", &["upstreams"], check::<UpstreamConfig>)
-        .tenant_field("tenant")
-        .filters(&["tenant"]);
-pub static CONSUMERS: Collection =
-    Collection::top("consumers", "consumer", &["consumers"], check::<ConsumerConfig>)
-        .tenant_field("tenant")
-        .filters(&["tenant", "custom_id"]);
+pub static UPSTREAMS: Collection = Collection::top(
+    "upstreams",
+    "upstream",
+    &["upstreams"],
+    check::<UpstreamConfig>,
+)
+.tenant_field("tenant")
+.filters(&["tenant"]);
+pub static CONSUMERS: Collection = Collection::top(
+    "consumers",
+    "consumer",
+    &["consumers"],
+    check::<ConsumerConfig>,
+)
+.tenant_field("tenant")
+.filters(&["tenant", "custom_id"]);
 pub static CONSUMER_GROUPS: Collection = Collection::top(
     "consumer_groups",
     "consumer group",

@@ -72,7 +72,9 @@ pub fn server_config(
             None => {
                 let certs: Vec<CertificateDer<'static>> =
                     CertificateDer::pem_file_iter(&c.cert_file)
-                        .map_err(|e| err(format!("cannot read certificate `{}`: {e}", c.cert_file)))?
+                        .map_err(|e| {
+                            err(format!("cannot read certificate `{}`: {e}", c.cert_file))
+                        })?
                         .collect::<Result<_, _>>()
                         .map_err(|e| err(format!("bad PEM in `{}`: {e}", c.cert_file)))?;
                 let key = PrivateKeyDer::from_pem_file(&c.key_file)

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use super::diff::DiffOp;
 use super::error::Result;
 use super::model::{
-    AdminUser, AuditEntry, Role, AuditFilter, AuditPage, Authenticated, Bootstrap, ConfigVersion, Draft,
-    NewAuditEntry, NewToken, Page, Team, Tenant, TenantRole, TokenInfo, VersionInfo,
+    AdminUser, AuditEntry, AuditFilter, AuditPage, Authenticated, Bootstrap, ConfigVersion, Draft,
+    NewAuditEntry, NewToken, Page, Role, Team, Tenant, TenantRole, TokenInfo, VersionInfo,
 };
 
 /// Versioned config: one mutable draft, an append-only list of numbered versions, and a
@@ -172,7 +172,8 @@ pub trait Tenants: Send + Sync {
 
 /// A rewrite of one stored config document: `Ok(None)` leaves it, `Ok(Some(doc))`
 /// replaces it, `Err(reason)` aborts the whole rewrite.
-pub type DocumentRewrite = dyn Fn(&Value) -> std::result::Result<Option<Value>, String> + Send + Sync;
+pub type DocumentRewrite =
+    dyn Fn(&Value) -> std::result::Result<Option<Value>, String> + Send + Sync;
 
 /// Console access and role grants, beside [`AdminAuth`]; plus the one operation that
 /// rewrites every stored config document (master-key rotation).

@@ -28,7 +28,12 @@ impl Drop for Node {
 }
 
 /// `pylon serve` without `--config`, data in `dir/data`, listeners on `ports`.
-fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>, env: &[(String, String)]) -> Child {
+fn spawn(
+    dir: &std::path::Path,
+    ports: &Ports,
+    token: Option<&str>,
+    env: &[(String, String)],
+) -> Child {
     let stderr = std::fs::File::create(dir.join("stderr.log")).expect("stderr file");
     let mut cmd = Command::new(pylon_bin());
     cmd.arg("serve")
@@ -45,7 +50,8 @@ fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>, env: &[(Stri
         Some(t) => cmd.env("PYLON_ADMIN_TOKEN", t),
         None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
     };
-    cmd.env_remove("PYLON_MASTER_KEY").env_remove("PYLON_MASTER_KEY_FILE");
+    cmd.env_remove("PYLON_MASTER_KEY")
+        .env_remove("PYLON_MASTER_KEY_FILE");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -61,7 +67,10 @@ impl Node {
 
     /// [`Node::start`] with extra environment variables (e.g. `PYLON_MASTER_KEY`).
     pub async fn start_with(token: Option<&str>, env: &[(&str, &str)]) -> Node {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let mut last = String::new();
         for _ in 0..3 {
             match Node::try_start_env(token, env.clone()).await {
@@ -76,11 +85,19 @@ impl Node {
         Node::try_start_env(token, Vec::new()).await
     }
 
-    async fn try_start_env(token: Option<&str>, env: Vec<(String, String)>) -> Result<Node, String> {
+    async fn try_start_env(
+        token: Option<&str>,
+        env: Vec<(String, String)>,
+    ) -> Result<Node, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = Ports::fresh().expect("ports");
         let child = spawn(dir.path(), &ports, token, &env);
-        let mut node = Node { child, dir, ports, env };
+        let mut node = Node {
+            child,
+            dir,
+            ports,
+            env,
+        };
         if node.wait_ready().await {
             Ok(node)
         } else {
@@ -112,7 +129,10 @@ impl Node {
 
     /// Restarts with other extra environment variables.
     pub async fn restart_with(&mut self, env: &[(&str, &str)]) {
-        self.env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         self.restart().await;
     }
 
@@ -180,25 +200,52 @@ impl Node {
         if_match: Option<&str>,
         body: Option<&Value>,
     ) -> (reqwest::header::HeaderMap, Value) {
-        let (s, h, b) = self.call(method.clone(), path, Some(token), if_match, body).await;
+        let (s, h, b) = self
+            .call(method.clone(), path, Some(token), if_match, body)
+            .await;
         assert_eq!(s.as_u16(), want, "{method} {path}: {b}");
         (h, b)
     }
 
     /// Creates tenant `id` as the bootstrap admin (who becomes its owner).
     pub async fn tenant(&self, id: &str) {
-        self.expect(201, Method::POST, "/api/v1/tenants", TOKEN, None, Some(&serde_json::json!({"id": id}))).await;
+        self.expect(
+            201,
+            Method::POST,
+            "/api/v1/tenants",
+            TOKEN,
+            None,
+            Some(&serde_json::json!({"id": id})),
+        )
+        .await;
     }
 
     /// Creates user `name` with `(tenant, role)` grants and returns (user id, token).
     pub async fn user(&self, name: &str, roles: &[(&str, &str)]) -> (String, String) {
-        let roles: Vec<Value> = roles.iter().map(|(t, r)| serde_json::json!({"tenant": t, "role": r})).collect();
+        let roles: Vec<Value> = roles
+            .iter()
+            .map(|(t, r)| serde_json::json!({"tenant": t, "role": r}))
+            .collect();
         let (_, u) = self
-            .expect(201, Method::POST, "/api/v1/users", TOKEN, None, Some(&serde_json::json!({"name": name, "roles": roles})))
+            .expect(
+                201,
+                Method::POST,
+                "/api/v1/users",
+                TOKEN,
+                None,
+                Some(&serde_json::json!({"name": name, "roles": roles})),
+            )
             .await;
         let id = u["id"].as_str().expect("user id").to_owned();
         let (_, t) = self
-            .expect(201, Method::POST, &format!("/api/v1/users/{id}/tokens"), TOKEN, None, Some(&serde_json::json!({"name": "test"})))
+            .expect(
+                201,
+                Method::POST,
+                &format!("/api/v1/users/{id}/tokens"),
+                TOKEN,
+                None,
+                Some(&serde_json::json!({"name": "test"})),
+            )
             .await;
         (id, t["token"].as_str().expect("token").to_owned())
     }
@@ -206,13 +253,23 @@ impl Node {
     /// The ETag of `path` (GET with the bootstrap token).
     pub async fn etag(&self, path: &str) -> String {
         let (h, _) = self.expect(200, Method::GET, path, TOKEN, None, None).await;
-        h.get("etag").and_then(|v| v.to_str().ok()).expect("etag").to_owned()
+        h.get("etag")
+            .and_then(|v| v.to_str().ok())
+            .expect("etag")
+            .to_owned()
     }
 
     /// Publishes the draft as the bootstrap admin.
     pub async fn publish(&self, message: &str) -> Value {
-        self.expect(201, Method::POST, "/api/v1/config/publish", TOKEN, None, Some(&serde_json::json!({"message": message})))
-            .await
-            .1
+        self.expect(
+            201,
+            Method::POST,
+            "/api/v1/config/publish",
+            TOKEN,
+            None,
+            Some(&serde_json::json!({"message": message})),
+        )
+        .await
+        .1
     }
 }
