@@ -40,6 +40,8 @@ pub enum AdminError {
     InvalidTransition(String),
     #[error("{0}")]
     InUse(String),
+    #[error("too many failed logins for this user; try again in 30 seconds")]
+    TooManyAttempts,
     #[error("the config document is invalid ({} issue(s))", .0.len())]
     Validation(Vec<Detail>),
     #[error("the config could not be activated: {0}")]
@@ -67,6 +69,7 @@ impl AdminError {
             AdminError::AlreadyExists { .. } => (StatusCode::CONFLICT, "already_exists"),
             AdminError::InvalidTransition(_) => (StatusCode::CONFLICT, "invalid_transition"),
             AdminError::InUse(_) => (StatusCode::CONFLICT, "in_use"),
+            AdminError::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             AdminError::Store(StoreError::Duplicate { .. }) => {
                 (StatusCode::CONFLICT, "already_exists")
             }

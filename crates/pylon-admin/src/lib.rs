@@ -57,6 +57,8 @@ pub struct AdminState {
     pub(crate) running: Arc<Mutex<Config>>,
     /// Encrypts secrets written through the API and decrypts them for validation.
     pub(crate) master_key: Option<Arc<MasterKey>>,
+    /// Failed console logins, for the lockout.
+    pub(crate) logins: Arc<session_api::LoginGuard>,
 }
 
 impl AdminState {
@@ -75,6 +77,7 @@ impl AdminState {
             running: Arc::new(Mutex::new(running)),
             gateway: None,
             master_key: pylon_config::envelope::installed().cloned().map(Arc::new),
+            logins: Arc::default(),
         }
     }
 

@@ -29,6 +29,47 @@ pub struct Login {
     pub password: String,
 }
 
+/// Failed logins per user name before further attempts wait [`LOCKOUT`].
+pub const MAX_FAILURES: u32 = 5;
+/// How long a name stays locked after [`MAX_FAILURES`] failures in a row.
+pub const LOCKOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Consecutive failed logins per user name (in memory, per node; bounded).
+#[derive(Default)]
+pub struct LoginGuard {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+impl LoginGuard {
+    /// Whether `name` is locked out right now.
+    fn locked(&self, name: &str) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(name)
+            .is_some_and(|(n, at)| *n >= MAX_FAILURES && at.elapsed() < LOCKOUT)
+    }
+
+    fn failed(&self, name: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (_, at)| at.elapsed() < LOCKOUT);
+        }
+        let e = map
+            .entry(name.to_owned())
+            .or_insert((0, std::time::Instant::now()));
+        if e.1.elapsed() >= LOCKOUT {
+            e.0 = 0;
+        }
+        *e = (e.0 + 1, std::time::Instant::now());
+    }
+
+    fn succeeded(&self, name: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+}
+
 /// A hash to verify against when the user does not exist, so both cases take as long.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     use argon2::PasswordHasher as _;
@@ -53,6 +94,7 @@ fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
     responses((status = 200, description = "`{user, expires_at}`; the session is in the `pylon_session` cookie", body = Object),
         (status = 400, description = "bad body", body = crate::openapi::ErrorBody),
         (status = 401, description = "wrong user or password", body = crate::openapi::ErrorBody),
+        (status = 429, description = "too many failed logins for this user; wait 30 s", body = crate::openapi::ErrorBody),
         (status = 422, description = "bad body", body = crate::openapi::ErrorBody)))]
 pub async fn login(
     State(st): State<AdminState>,
@@ -60,6 +102,9 @@ pub async fn login(
     body: Bytes,
 ) -> ApiResult<Response> {
     let b: Login = parse_body(&body)?;
+    if st.logins.locked(&b.user) {
+        return Err(AdminError::TooManyAttempts);
+    }
     let found = st.store.access().password_hash(&b.user).await?;
     let hash = found
         .as_ref()
@@ -70,8 +115,10 @@ pub async fn login(
         .unwrap_or(false);
     let Some((user, _)) = found.filter(|_| ok) else {
         tracing::info!(user = %b.user, "console login refused");
+        st.logins.failed(&b.user);
         return Err(AdminError::Unauthorized);
     };
+    st.logins.succeeded(&b.user);
     let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(SESSION_HOURS);
     let session = st.store.access().create_session(&user.id, expires).await?;
     let caller = Caller {

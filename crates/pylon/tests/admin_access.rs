@@ -111,6 +111,14 @@ async fn users_tokens_and_console_sessions() {
         let tag = node.etag(&format!("/api/v1/users/{admin_id}")).await;
         node.expect(409, Method::DELETE, &format!("/api/v1/users/{admin_id}"), TOKEN, Some(&tag), None).await;
         node.expect(404, Method::GET, "/api/v1/users/no-such-user", TOKEN, None, None).await;
+        // Five wrong passwords in a row lock the name for a while, even for the right one.
+        let (lou, _) = node.user("lou", &[]).await;
+        let pw = json!({"password": "lou's long password"});
+        node.expect(204, Method::PUT, &format!("/api/v1/users/{lou}/password"), TOKEN, None, Some(&pw)).await;
+        for _ in 0..5 {
+            assert_eq!(login(&node, "lou", "not the password").await.0, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(login(&node, "lou", "lou's long password").await.0, StatusCode::TOO_MANY_REQUESTS);
         let (_, log) = node.expect(200, Method::GET, "/api/v1/audit?object_kind=session", TOKEN, None, None).await;
         assert!(log["items"].as_array().is_some_and(|i| i.len() >= 2), "logins and logouts are audited: {log}");
     })
