@@ -131,7 +131,9 @@ pub async fn import(file: &Path, dry_run: bool, message: &str) -> Result<bool> {
     }
     let draft = store.config().get_draft().await?;
     if draft.document != current {
-        eprintln!("pylon: note: the draft had unpublished changes; the imported file replaces them");
+        eprintln!(
+            "pylon: note: the draft had unpublished changes; the imported file replaces them"
+        );
     }
     let who = actor();
     let version = store.config().put_draft(&doc, draft.version, &who).await?;
