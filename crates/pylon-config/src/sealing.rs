@@ -18,6 +18,10 @@ pub const SECRET_FIELDS: &[&str] = &[
     "consumers/*/credentials/*/secret",
     "certificates/*/key_pem",
     "server/metrics_token",
+    // The AI gateway's provider credentials (the `ai:` section).
+    "ai/providers/*/keys/*",
+    "ai/providers/*/aws/secret_access_key",
+    "ai/providers/*/aws/session_token",
 ];
 
 /// Secret fields inside a policy's `config`, wherever the policy is attached.
@@ -178,6 +182,16 @@ mod tests {
         let mut back = envelope::masked(&new);
         assert!(seal_document(&mut back, &new, Some(&k)).is_empty());
         assert_eq!(back, new);
+    }
+
+    #[test]
+    fn list_items_are_secret_fields_too() {
+        let k = MasterKey::from_bytes(&[4; 32]).unwrap();
+        let mut new = json!({"ai": {"providers": [{"name": "p", "keys": ["sk-1", "${KEY_2}"]}]}});
+        assert!(seal_document(&mut new, &json!({}), Some(&k)).is_empty());
+        let keys = &new["ai"]["providers"][0]["keys"];
+        assert_eq!(k.open(&keys[0]).unwrap(), "sk-1");
+        assert_eq!(keys[1], "${KEY_2}");
     }
 
     #[test]
