@@ -2,6 +2,7 @@
 //! the global cache holds, all of it or under a path prefix. Writers only.
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,7 +23,8 @@ pub struct PurgeQuery {
     params(("kind" = String, Path, description = "`routes` or `services`"),
         ("name" = String, Path, description = "route or service name"), PurgeQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "`{purged, scope}`"),
+    responses((status = 200, description = "`{purged, scope}`", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a writer", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such route or service", body = crate::openapi::ErrorBody),
@@ -30,10 +32,12 @@ pub struct PurgeQuery {
 pub async fn purge_scope(
     State(st): State<AdminState>,
     caller: Caller,
-    Path((kind, name)): Path<(String, String)>,
-    Query(q): Query<PurgeQuery>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    q: Result<Query<PurgeQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.can_write()?;
+    let Path((kind, name)) = p.map_err(|e| AdminError::BadRequest(e.body_text()))?;
+    let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let Some(gw) = &st.gateway else {
         return Err(AdminError::NotFound {
             kind: "cache",
@@ -65,16 +69,18 @@ pub async fn purge_scope(
 /// `DELETE /cache/global`: the cache attached at the top level.
 #[utoipa::path(delete, path = "/api/v1/cache/global", tag = "cache", params(PurgeQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "`{purged, scope}`"),
+    responses((status = 200, description = "`{purged, scope}`", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
         (status = 403, description = "not a writer", body = crate::openapi::ErrorBody),
         (status = 502, description = "the cache backend failed", body = crate::openapi::ErrorBody)))]
 pub async fn purge_global(
     State(st): State<AdminState>,
     caller: Caller,
-    Query(q): Query<PurgeQuery>,
+    q: Result<Query<PurgeQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.can_write()?;
+    let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     purge(&st, "global", q.prefix.as_deref()).await
 }
 

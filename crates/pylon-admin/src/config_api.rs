@@ -14,14 +14,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pylon_config::Config;
-use pylon_store::sql::{ConfigVersion, DiffOp, NewAuditEntry, Page, VersionInfo};
+use pylon_store::sql::{ConfigVersion, DiffOp, Page, VersionInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::error::{AdminError, ApiResult, Detail};
+use crate::error::{AdminError, ApiResult};
 
 /// Body of `POST /config/publish`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -56,18 +56,21 @@ pub struct DiffQuery {
 }
 
 /// Validates a document with the full config checks (including the policy checks).
-pub(crate) fn validate(doc: &Value) -> Result<Config, AdminError> {
-    pylon_config::from_document_with(doc.clone(), "<draft>", &pylon_ai::check_all).map_err(|e| {
-        AdminError::Validation(
-            e.issues
-                .into_iter()
-                .map(|i| Detail {
-                    path: i.path,
-                    reason: i.reason,
-                })
-                .collect(),
-        )
-    })
+pub(crate) fn validate(st: &AdminState, doc: &Value) -> Result<Config, AdminError> {
+    crate::draft::validate(doc, st.master_key.as_deref()).map_err(AdminError::Validation)
+}
+
+/// Publishing or rolling back changes the live config of every tenant whose objects
+/// differ: the caller must administer each of them.
+fn may_release(caller: &Caller, from: &Value, to: &Value) -> ApiResult<()> {
+    let mut tenants = crate::collections::access::touched_tenants(from, to);
+    if tenants.is_empty() {
+        tenants.insert(crate::TENANT.to_owned());
+    }
+    for t in tenants {
+        caller.must_administer(&t)?;
+    }
+    Ok(())
 }
 
 fn etag(version: i64) -> HeaderValue {
@@ -87,35 +90,35 @@ pub(crate) fn if_match(headers: &HeaderMap, current: i64) -> Result<i64, AdminEr
 
 async fn audit(
     st: &AdminState,
-    actor: &str,
+    caller: &Caller,
     action: &str,
     id: String,
     before: Value,
     after: Value,
 ) {
-    let entry = NewAuditEntry {
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        object_kind: "config".into(),
-        object_id: id,
-        tenant: Some(crate::TENANT.into()),
-        before: Some(before),
-        after: Some(after),
-    };
-    if let Err(e) = st.store.audit().append(entry).await {
-        tracing::error!(error = %e, action, "cannot append the audit record");
-    }
+    crate::audit_api::record(
+        st,
+        caller,
+        action,
+        "config",
+        &id,
+        crate::TENANT,
+        Some(&before),
+        Some(&after),
+    )
+    .await;
 }
 
 #[utoipa::path(get, path = "/api/v1/config/draft", tag = "config", security(("bearer" = [])),
-    responses((status = 200, description = "the draft; ETag is its version", body = DraftBody),
-        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "the draft (secrets as fingerprints); ETag is its version", body = DraftBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody)))]
 pub async fn get_draft(State(st): State<AdminState>, caller: Caller) -> ApiResult<Response> {
     caller.can_read()?;
     let d = st.store.config().get_draft().await?;
     let mut resp = Json(DraftBody {
         version: d.version,
-        document: d.document,
+        document: pylon_config::envelope::masked(&d.document),
     })
     .into_response();
     resp.headers_mut().insert(header::ETAG, etag(d.version));
@@ -126,6 +129,9 @@ pub async fn get_draft(State(st): State<AdminState>, caller: Caller) -> ApiResul
     request_body(content = Object, description = "a whole config document"),
     params(("If-Match" = String, Header, description = "the draft's ETag")),
     responses((status = 200, description = "stored; the new version", body = DraftBody),
+        (status = 400, description = "malformed body or parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the role does not allow it", body = crate::openapi::ErrorBody),
         (status = 409, description = "file-managed config", body = crate::openapi::ErrorBody),
         (status = 412, description = "stale If-Match", body = crate::openapi::ErrorBody),
         (status = 422, description = "invalid document, every issue listed", body = crate::openapi::ErrorBody),
@@ -147,9 +153,10 @@ pub async fn put_draft(
             current: before.version,
         });
     }
-    let doc: Value = serde_json::from_slice(&body)
+    let mut doc: Value = serde_json::from_slice(&body)
         .map_err(|e| AdminError::BadRequest(format!("the body is not JSON: {e}")))?;
-    validate(&doc)?;
+    crate::draft::prepare_document(&mut doc, &before.document, st.master_key.as_deref()).await?;
+    validate(&st, &doc)?;
     let version = match st
         .store
         .config()
@@ -164,7 +171,7 @@ pub async fn put_draft(
     };
     audit(
         &st,
-        &caller.name,
+        &caller,
         "update",
         "draft".into(),
         before.document,
@@ -173,7 +180,7 @@ pub async fn put_draft(
     .await;
     let mut resp = Json(DraftBody {
         version,
-        document: doc,
+        document: pylon_config::envelope::masked(&doc),
     })
     .into_response();
     resp.headers_mut().insert(header::ETAG, etag(version));
@@ -216,7 +223,11 @@ where
 
 #[utoipa::path(post, path = "/api/v1/config/publish", tag = "config", security(("bearer" = [])),
     request_body = PublishRequest,
-    responses((status = 201, description = "the new active version (without document)"),
+    responses((status = 201, description = "the new active version (without document)", body = Object),
+        (status = 400, description = "malformed body or parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the role does not allow it", body = crate::openapi::ErrorBody),
+        (status = 412, description = "the draft moved meanwhile", body = crate::openapi::ErrorBody),
         (status = 409, description = "file-managed config", body = crate::openapi::ErrorBody),
         (status = 422, description = "the draft is invalid or cannot be activated", body = crate::openapi::ErrorBody)))]
 pub async fn publish(
@@ -224,7 +235,7 @@ pub async fn publish(
     caller: Caller,
     body: Bytes,
 ) -> ApiResult<Response> {
-    caller.can_write()?;
+    caller.administers_any()?;
     if st.file_managed {
         return Err(AdminError::FileManaged);
     }
@@ -235,8 +246,14 @@ pub async fn publish(
             .map_err(|e| AdminError::BadRequest(format!("the body is not valid: {e}")))?
     };
     let draft = st.store.config().get_draft().await?;
-    let config = validate(&draft.document)?;
     let before = st.store.config().active_version().await?;
+    let empty = Value::Object(Default::default());
+    may_release(
+        &caller,
+        before.as_ref().map_or(&empty, |v| &v.document),
+        &draft.document,
+    )?;
+    let config = validate(&st, &draft.document)?;
     let store = st.store.clone();
     let (actor, message) = (caller.name.clone(), req.message);
     let info = activate_then_record(&st, config, || async move {
@@ -249,7 +266,7 @@ pub async fn publish(
     let before_doc = before.map(|v| v.document).unwrap_or(Value::Null);
     audit(
         &st,
-        &caller.name,
+        &caller,
         "publish",
         info.number.to_string(),
         before_doc,
@@ -261,7 +278,11 @@ pub async fn publish(
 
 #[utoipa::path(post, path = "/api/v1/config/versions/{n}/rollback", tag = "config", security(("bearer" = [])),
     params(("n" = i64, Path, description = "the version to return to")),
-    responses((status = 201, description = "the new version recording the rollback"),
+    responses((status = 201, description = "the new version recording the rollback", body = Object),
+        (status = 400, description = "malformed body or parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the role does not allow it", body = crate::openapi::ErrorBody),
+        (status = 412, description = "the draft moved meanwhile", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such version", body = crate::openapi::ErrorBody),
         (status = 409, description = "file-managed config", body = crate::openapi::ErrorBody),
         (status = 422, description = "that version no longer validates or cannot be activated", body = crate::openapi::ErrorBody)))]
@@ -270,14 +291,21 @@ pub async fn rollback(
     caller: Caller,
     n: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Response> {
-    caller.can_write()?;
+    caller.can_read()?;
+    caller.administers_any()?;
     if st.file_managed {
         return Err(AdminError::FileManaged);
     }
     let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let target = st.store.config().get_version(n).await?;
-    let config = validate(&target.document)?;
     let before = st.store.config().active_version().await?;
+    let empty = Value::Object(Default::default());
+    may_release(
+        &caller,
+        before.as_ref().map_or(&empty, |v| &v.document),
+        &target.document,
+    )?;
+    let config = validate(&st, &target.document)?;
     let store = st.store.clone();
     let actor = caller.name.clone();
     let info = activate_then_record(&st, config, || async move {
@@ -287,7 +315,7 @@ pub async fn rollback(
     let before_doc = before.map(|v| v.document).unwrap_or(Value::Null);
     audit(
         &st,
-        &caller.name,
+        &caller,
         "rollback",
         info.number.to_string(),
         before_doc,
@@ -299,7 +327,10 @@ pub async fn rollback(
 
 #[utoipa::path(get, path = "/api/v1/config/versions", tag = "config", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, description = "`{items, page, per_page, total}`, newest first")))]
+    responses((status = 200, description = "`{items, page, per_page, total}`, newest first", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody)))]
 pub async fn list_versions(
     State(st): State<AdminState>,
     caller: Caller,
@@ -314,7 +345,10 @@ pub async fn list_versions(
 
 #[utoipa::path(get, path = "/api/v1/config/versions/{n}", tag = "config", security(("bearer" = [])),
     params(("n" = i64, Path, description = "version number")),
-    responses((status = 200, description = "the version with its document"),
+    responses((status = 200, description = "the version with its document (secrets as fingerprints)", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such version", body = crate::openapi::ErrorBody)))]
 pub async fn get_version(
     State(st): State<AdminState>,
@@ -323,12 +357,17 @@ pub async fn get_version(
 ) -> ApiResult<Json<ConfigVersion>> {
     caller.can_read()?;
     let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    Ok(Json(st.store.config().get_version(n).await?))
+    let mut v = st.store.config().get_version(n).await?;
+    pylon_config::envelope::mask_document(&mut v.document);
+    Ok(Json(v))
 }
 
 #[utoipa::path(get, path = "/api/v1/config/diff", tag = "config", security(("bearer" = [])),
     params(DiffQuery),
-    responses((status = 200, description = "`{from, to, changes: [{op, path}]}`"),
+    responses((status = 200, description = "`{from, to, changes: [{op, path}]}`", body = Object),
+        (status = 400, description = "malformed parameters", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "needs a role on tenant `default`", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such version", body = crate::openapi::ErrorBody)))]
 pub async fn diff(
     State(st): State<AdminState>,

@@ -20,18 +20,28 @@ pub struct Detail {
 pub enum AdminError {
     #[error("a valid admin token is required (Authorization: Bearer <token>)")]
     Unauthorized,
-    #[error("this token's role does not allow {0}")]
-    Forbidden(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
     #[error("the config is managed by a file (--config); change the file instead")]
     FileManaged,
-    #[error("If-Match is required (the draft's ETag)")]
+    #[error("If-Match is required (the object's ETag)")]
     PreconditionRequired,
     #[error("the draft changed (current version {current}); reload it and retry")]
     PreconditionFailed { current: i64 },
+    #[error("the object changed (its ETag is now {current}); reload it and retry")]
+    Stale { current: String },
+    #[error("{kind} {id:?} already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("{0}")]
+    InUse(String),
+    #[error("too many failed logins for this user; try again in 30 seconds")]
+    TooManyAttempts,
     #[error("the config document is invalid ({} issue(s))", .0.len())]
     Validation(Vec<Detail>),
     #[error("the config could not be activated: {0}")]
@@ -53,8 +63,15 @@ impl AdminError {
             AdminError::PreconditionRequired => {
                 (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
             }
-            AdminError::PreconditionFailed { .. } => {
+            AdminError::PreconditionFailed { .. } | AdminError::Stale { .. } => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+            }
+            AdminError::AlreadyExists { .. } => (StatusCode::CONFLICT, "already_exists"),
+            AdminError::InvalidTransition(_) => (StatusCode::CONFLICT, "invalid_transition"),
+            AdminError::InUse(_) => (StatusCode::CONFLICT, "in_use"),
+            AdminError::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            AdminError::Store(StoreError::Duplicate { .. }) => {
+                (StatusCode::CONFLICT, "already_exists")
             }
             AdminError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AdminError::Activation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "activation_failed"),
@@ -63,6 +80,9 @@ impl AdminError {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
             AdminError::Store(StoreError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AdminError::Store(StoreError::MissingReference(_)) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
             AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
             AdminError::CacheBackend(_) => (StatusCode::BAD_GATEWAY, "cache_backend_error"),
         }
@@ -92,5 +112,34 @@ impl IntoResponse for AdminError {
     }
 }
 
+impl AdminError {
+    /// A 422 with one issue.
+    pub fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        AdminError::Validation(vec![Detail {
+            path: path.into(),
+            reason: reason.into(),
+        }])
+    }
+}
+
 /// Result alias of the handlers.
 pub type ApiResult<T> = Result<T, AdminError>;
+
+/// Reads a JSON body as `T`: 400 when it is not JSON, 422 (with the field path) when its
+/// shape is wrong.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| AdminError::BadRequest(format!("the body is not JSON: {e}")))?;
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        AdminError::invalid(
+            if path == "." { String::new() } else { path },
+            e.into_inner().to_string(),
+        )
+    })
+}
+
+/// `ETag` value of a store object's version.
+pub(crate) fn version_tag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}

@@ -24,6 +24,8 @@ pub struct ErrorInner {
     pub details: Option<Vec<crate::error::Detail>>,
 }
 
+use crate::openapi_collections::Collections;
+
 struct Bearer;
 
 impl Modify for Bearer {
@@ -51,16 +53,101 @@ impl Modify for Bearer {
         crate::audit_api::query,
         crate::cache_api::purge_scope,
         crate::cache_api::purge_global,
+        crate::tenants_api::list,
+        crate::tenants_api::create,
+        crate::tenants_api::read,
+        crate::tenants_api::update,
+        crate::tenants_api::remove,
+        crate::tenants_api::members,
+        crate::tenants_api::grant,
+        crate::tenants_api::revoke,
+        crate::teams_api::teams,
+        crate::teams_api::create_team,
+        crate::teams_api::read_team,
+        crate::teams_api::update_team,
+        crate::teams_api::remove_team,
+        crate::teams_api::add_member,
+        crate::teams_api::remove_member,
+        crate::users_api::list,
+        crate::users_api::create,
+        crate::users_api::read,
+        crate::users_api::remove,
+        crate::users_api::set_password,
+        crate::users_api::tokens,
+        crate::users_api::create_token,
+        crate::users_api::revoke_token,
+        crate::session_api::login,
+        crate::session_api::logout,
+        crate::session_api::whoami,
         serve,
     ),
     components(schemas(ErrorBody, ErrorInner, crate::error::Detail)),
-    modifiers(&Bearer)
+    modifiers(&Bearer, &Collections)
 )]
 pub struct ApiDoc;
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(("bearer" = [])),
-    responses((status = 200, description = "this document")))]
-pub async fn serve(caller: Caller) -> ApiResult<Json<utoipa::openapi::OpenApi>> {
-    caller.can_read()?;
+    responses((status = 200, description = "this document", body = Object),
+        (status = 401, description = "no or bad token", body = ErrorBody)))]
+pub async fn serve(_caller: Caller) -> ApiResult<Json<utoipa::openapi::OpenApi>> {
     Ok(Json(ApiDoc::openapi()))
+}
+
+fn error_responses(
+    codes: &[(&str, &str)],
+) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>>
+{
+    codes
+        .iter()
+        .map(|(code, description)| {
+            let resp = utoipa::openapi::ResponseBuilder::new()
+                .description(*description)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build();
+            ((*code).to_owned(), utoipa::openapi::RefOr::T(resp))
+        })
+        .collect()
+}
+
+/// The error answers of a read of store objects: 400, 401, 403, 404.
+pub struct ReadErrors;
+
+impl utoipa::IntoResponses for ReadErrors {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        error_responses(&[
+            ("400", "malformed parameters"),
+            ("401", "no or bad token"),
+            ("403", "the role does not allow it"),
+            ("404", "no such object (or not visible to you)"),
+        ])
+    }
+}
+
+/// The error answers of a write of store objects: 400, 401, 403, 404, 409, 412, 422, 428.
+pub struct WriteErrors;
+
+impl utoipa::IntoResponses for WriteErrors {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        error_responses(&[
+            ("400", "malformed body or parameters"),
+            ("401", "no or bad token"),
+            ("403", "the role does not allow it"),
+            ("404", "no such object (or not visible to you)"),
+            ("409", "taken, in use, or not allowed in this state"),
+            ("412", "stale If-Match"),
+            ("422", "invalid body: every failing field in `details`"),
+            ("428", "If-Match missing"),
+        ])
+    }
 }

@@ -17,8 +17,14 @@ use crate::{Activator, AdminError, AdminState, Caller};
 
 fn caller(role: Option<Role>) -> Caller {
     Caller {
+        user_id: "u1".into(),
         name: "tester".into(),
-        role,
+        roles: role
+            .map(|r| ("default".to_owned(), r))
+            .into_iter()
+            .collect(),
+        token_id: "t1".into(),
+        session: false,
     }
 }
 

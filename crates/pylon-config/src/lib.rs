@@ -3,12 +3,14 @@
 //! file, path and reason.
 #![forbid(unsafe_code)]
 
+pub mod envelope;
 mod error;
 mod load;
 pub mod model;
 mod model_ai;
 mod model_policy;
 mod model_route;
+pub mod sealing;
 mod secret;
 mod target;
 mod validate;
@@ -17,8 +19,8 @@ mod validate_policy;
 
 pub use error::{ConfigError, ConfigIssue};
 pub use load::{
-    ExtraCheck, from_document, from_document_with, load_file, load_file_with, load_str,
-    load_str_with,
+    ExtraCheck, from_document, from_document_keyed, from_document_with, load_file, load_file_with,
+    load_str, load_str_with, parse_document,
 };
 pub use model::*;
 pub use target::TargetAddr;

@@ -22,6 +22,7 @@ const SECTIONS: &[&str] = &[
     "consumers",
     "consumer_groups",
     "ai",
+    "certificates",
 ];
 
 /// Checks beyond this crate's own (the policy registry's), run on the parsed model.
@@ -59,7 +60,8 @@ pub fn load_str_with(
     from_document_with(parse_document(text, label)?, label, extra)
 }
 
-fn parse_document(text: &str, label: &str) -> Result<Value, ConfigError> {
+/// Parses config text (YAML or JSON) into a generic document, expanding nothing.
+pub fn parse_document(text: &str, label: &str) -> Result<Value, ConfigError> {
     if text.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
@@ -84,7 +86,18 @@ pub fn from_document_with(
     label: &str,
     extra: ExtraCheck<'_>,
 ) -> Result<Config, ConfigError> {
-    let (config, mut issues, positions) = parse_sections(doc);
+    from_document_keyed(doc, label, extra, crate::envelope::installed())
+}
+
+/// [`from_document_with`] with an explicit master key for encrypted secrets (instead of
+/// the one installed for the process).
+pub fn from_document_keyed(
+    doc: Value,
+    label: &str,
+    extra: ExtraCheck<'_>,
+    key: Option<&crate::envelope::MasterKey>,
+) -> Result<Config, ConfigError> {
+    let (mut config, mut issues, positions) = parse_sections(doc, key);
     // Validate what did parse too, so one run reports structural and semantic
     // problems. Paths are mapped back to the document's item positions (items
     // that failed to parse are not in `config`), and a value already reported
@@ -104,6 +117,7 @@ pub fn from_document_with(
         }
     }
     if issues.is_empty() {
+        resolve_certificates(&mut config);
         Ok(config)
     } else {
         Err(ConfigError {
@@ -140,10 +154,15 @@ impl Positions {
 
 /// Expand secrets and deserialize each section item by item; items that fail are
 /// left out of the returned config and reported.
-fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>, Positions) {
+fn parse_sections(
+    mut doc: Value,
+    key: Option<&crate::envelope::MasterKey>,
+) -> (Config, Vec<ConfigIssue>, Positions) {
     let mut issues = Vec::new();
     let mut positions = Positions::default();
     crate::secret::expand(&mut doc, "", &mut issues);
+    // After expansion: a decrypted value is never read as a `${...}` reference.
+    crate::envelope::open_document(&mut doc, key, &mut issues);
     let mut config = Config::default();
     let Value::Object(mut root) = doc else {
         issues.push(ConfigIssue::new("", "the document must be a mapping"));
@@ -192,7 +211,26 @@ fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>, Positions) {
     {
         config.ai = v;
     }
+    let (certs, at) = list(root.remove("certificates"), "certificates", &mut issues);
+    config.certificates = certs;
+    positions.sections.push(("certificates", at));
     (config, issues, positions)
+}
+
+/// Copies the PEM of each named `certificate` into the listener entries that use it.
+fn resolve_certificates(config: &mut Config) {
+    let certs = std::mem::take(&mut config.certificates);
+    for l in &mut config.listeners {
+        let Some(tls) = &mut l.tls else { continue };
+        for c in &mut tls.certificates {
+            if let Some(name) = &c.certificate
+                && let Some(found) = certs.iter().find(|t| &t.name == name)
+            {
+                c.pem = Some((found.cert_pem.clone(), found.key_pem.clone()));
+            }
+        }
+    }
+    config.certificates = certs;
 }
 
 fn list<T: DeserializeOwned>(

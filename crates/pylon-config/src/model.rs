@@ -37,6 +37,9 @@ pub struct Config {
     /// The AI gateway: providers, models, catalog overrides.
     #[serde(default)]
     pub ai: AiConfig,
+    /// TLS certificates kept in the config (PEM text), used by listeners that name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<TlsCertificate>,
 }
 
 /// Process-wide settings.
@@ -61,6 +64,10 @@ pub struct ServerConfig {
     /// consumer's name (with `X-Consumer-Groups`, `-Tenant`, `-Custom-Id`,
     /// `X-Credential-Id`); an empty string sends none of them.
     pub consumer_header: String,
+    /// When set, `/metrics` answers only with `Authorization: Bearer <this token>`
+    /// (`/healthz` and `/readyz` stay open). A secret: use `${ENV}` in files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +81,7 @@ impl Default for ServerConfig {
             via_header: true,
             watch_config: true,
             consumer_header: "x-consumer-name".into(),
+            metrics_token: None,
         }
     }
 }
@@ -153,13 +161,36 @@ pub struct ClientAuthConfig {
 
 /// A PEM certificate chain and key, served for the names in `server_names`
 /// (or the names in the certificate when empty). The first one is the default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateConfig {
+    /// PEM certificate chain file. Give the two files, or `certificate`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cert_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key_file: String,
+    /// The name of an entry of the top-level `certificates` list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
     #[serde(default)]
     pub server_names: Vec<String>,
+    /// Filled at load from the named `certificate` (never written in files).
+    #[serde(skip)]
+    pub pem: Option<(String, String)>,
+}
+
+/// A certificate and its private key kept in the config itself (uploaded through the
+/// admin API). The key is a secret: stored encrypted, shown as a fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCertificate {
+    pub name: String,
+    #[serde(default = "default_tenant", skip_serializing_if = "is_default_tenant")]
+    pub tenant: String,
+    /// PEM certificate chain, leaf first.
+    pub cert_pem: String,
+    /// PEM private key.
+    pub key_pem: String,
 }
 
 /// Per-listener protections against abusive clients.
@@ -201,6 +232,9 @@ impl Default for ListenerLimits {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     pub name: String,
+    /// The tenant (workspace); routes of other tenants cannot use this upstream.
+    #[serde(default = "default_tenant", skip_serializing_if = "is_default_tenant")]
+    pub tenant: String,
     pub targets: Vec<TargetConfig>,
     #[serde(default)]
     pub load_balancing: LoadBalancing,

@@ -59,6 +59,11 @@ pub fn default_tenant() -> String {
     "default".into()
 }
 
+/// For `skip_serializing_if`: the tenant is the default one.
+pub fn is_default_tenant(t: &str) -> bool {
+    t == "default"
+}
+
 /// A credential that identifies a consumer. Secrets given in clear (usually
 /// through `${ENV}`) are hashed when the config is compiled and never kept or
 /// logged in clear.
@@ -139,6 +144,9 @@ impl CredentialConfig {
 #[serde(deny_unknown_fields)]
 pub struct ConsumerGroupConfig {
     pub name: String,
+    /// The tenant (workspace) the group belongs to; its members are in the same tenant.
+    #[serde(default = "default_tenant", skip_serializing_if = "is_default_tenant")]
+    pub tenant: String,
     /// Policies run for members of this group, after authentication; they
     /// replace a route's, service's or global policy of the same type.
     #[serde(default)]
@@ -154,6 +162,80 @@ pub struct ServiceConfig {
     pub description: Option<String>,
     #[serde(default)]
     pub policies: Vec<PolicyConfig>,
+    // -- Control plane (admin API): tenant, owner, lifecycle, docs. Keep these together.
+    /// The tenant (workspace) the service and its routes belong to.
+    #[serde(default = "default_tenant", skip_serializing_if = "is_default_tenant")]
+    pub tenant: String,
+    /// The admin user who owns the service (set by the admin API on create); a
+    /// `developer` may change only services they own, and their routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Where the API is in its life: draft → published → deprecated → retired.
+    #[serde(default, skip_serializing_if = "Lifecycle::is_published")]
+    pub lifecycle: Lifecycle,
+    /// Documentation for people calling the API (portal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs: Option<ServiceDocs>,
+    // -- End of the control-plane fields.
+}
+
+/// A service's lifecycle state. The admin API allows draft → published,
+/// published → deprecated, deprecated → published | retired.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// Being designed: its routes answer 404.
+    Draft,
+    /// Live.
+    #[default]
+    Published,
+    /// Live, but callers should move away.
+    Deprecated,
+    /// Switched off: its routes answer 410.
+    Retired,
+}
+
+impl Lifecycle {
+    pub fn is_published(&self) -> bool {
+        *self == Lifecycle::Published
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Draft => "draft",
+            Lifecycle::Published => "published",
+            Lifecycle::Deprecated => "deprecated",
+            Lifecycle::Retired => "retired",
+        }
+    }
+
+    /// Whether the admin API lets a service move from `self` to `next`.
+    pub fn can_become(self, next: Lifecycle) -> bool {
+        use Lifecycle::*;
+        self == next
+            || matches!(
+                (self, next),
+                (Draft, Published)
+                    | (Published, Deprecated)
+                    | (Deprecated, Published)
+                    | (Deprecated, Retired)
+            )
+    }
+}
+
+/// A service's documentation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDocs {
+    /// Markdown shown to callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markdown: Option<String>,
+    /// Link to external documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The service's OpenAPI document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi: Option<serde_json::Value>,
 }
 
 /// A route that calls several upstreams in parallel and merges their JSON

@@ -12,11 +12,12 @@ use crate::target::TargetAddr;
 pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
     let mut v = Validator::default();
     v.server(&cfg.server);
-    v.listeners(&cfg.listeners);
+    v.listeners(&cfg.listeners, &cfg.certificates);
     v.upstreams(&cfg.upstreams);
     v.routes(cfg);
     v.identity(cfg);
     v.ai(cfg);
+    v.tenants(cfg);
     if v.issues.is_empty() {
         Ok(())
     } else {
@@ -56,7 +57,7 @@ impl Validator {
         }
     }
 
-    fn listeners(&mut self, listeners: &[ListenerConfig]) {
+    fn listeners(&mut self, listeners: &[ListenerConfig], stored: &[TlsCertificate]) {
         let mut names = HashSet::new();
         let mut binds = HashSet::new();
         for (i, l) in listeners.iter().enumerate() {
@@ -91,6 +92,21 @@ impl Validator {
                 }
                 for (j, c) in tls.certificates.iter().enumerate() {
                     let cp = format!("{p}.tls.certificates[{j}]");
+                    if let Some(name) = &c.certificate {
+                        if !c.cert_file.is_empty() || !c.key_file.is_empty() {
+                            self.push(
+                                cp.clone(),
+                                "give `certificate` or `cert_file` and `key_file`, not both",
+                            );
+                        }
+                        if !stored.iter().any(|t| &t.name == name) {
+                            self.push(
+                                format!("{cp}.certificate"),
+                                format!("no certificate named `{name}`"),
+                            );
+                        }
+                        continue;
+                    }
                     for (field, file) in [("cert_file", &c.cert_file), ("key_file", &c.key_file)] {
                         if let Err(e) = std::fs::metadata(file) {
                             self.push(

@@ -225,3 +225,163 @@ struct Credentials {
     jwt_keys: HashSet<String>,
     subjects: HashSet<String>,
 }
+
+impl Validator {
+    /// Tenants: a route belongs to its service's tenant (`default` without one) and may
+    /// only use upstreams of that tenant; consumers only join groups of their tenant;
+    /// stored certificates are well-formed PEM.
+    pub(crate) fn tenants(&mut self, cfg: &Config) {
+        let service_tenant = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| cfg.services.iter().find(|s| &s.name == n))
+                .map_or("default", |s| s.tenant.as_str())
+        };
+        let upstream_tenant = |name: &str| {
+            cfg.upstreams
+                .iter()
+                .find(|u| u.name == name)
+                .map(|u| u.tenant.as_str())
+        };
+        for (i, r) in cfg.routes.iter().enumerate() {
+            let tenant = service_tenant(&r.service);
+            let mut used: Vec<(String, &str)> = Vec::new();
+            if let Some(u) = &r.upstream {
+                used.push((format!("routes[{i}].upstream"), u));
+            }
+            if let Some(a) = &r.aggregate {
+                for (j, part) in a.parts.iter().enumerate() {
+                    used.push((
+                        format!("routes[{i}].aggregate.parts[{j}].upstream"),
+                        &part.upstream,
+                    ));
+                }
+            }
+            for (path, u) in used {
+                if let Some(t) = upstream_tenant(u)
+                    && t != tenant
+                {
+                    self.push(
+                        path,
+                        format!("upstream `{u}` belongs to tenant `{t}`, this route to `{tenant}`"),
+                    );
+                }
+            }
+        }
+        for (i, c) in cfg.consumers.iter().enumerate() {
+            for (j, g) in c.groups.iter().enumerate() {
+                if let Some(group) = cfg.consumer_groups.iter().find(|x| &x.name == g)
+                    && group.tenant != c.tenant
+                {
+                    self.push(
+                        format!("consumers[{i}].groups[{j}]"),
+                        format!(
+                            "group `{g}` belongs to tenant `{}`, this consumer to `{}`",
+                            group.tenant, c.tenant
+                        ),
+                    );
+                }
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, t) in cfg.certificates.iter().enumerate() {
+            let p = format!("certificates[{i}]");
+            self.name(&format!("{p}.name"), &t.name, &mut names, "certificate");
+            if !t.cert_pem.contains("-----BEGIN CERTIFICATE-----") {
+                self.push(
+                    format!("{p}.cert_pem"),
+                    "must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                );
+            }
+            if !(t.key_pem.contains("-----BEGIN") && t.key_pem.contains("PRIVATE KEY-----")) {
+                self.push(format!("{p}.key_pem"), "must be a PEM private key");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tenant_tests {
+    use serde_json::json;
+
+    use crate::envelope::MasterKey;
+    use crate::{Lifecycle, from_document, from_document_keyed};
+
+    fn paths(doc: serde_json::Value) -> Vec<String> {
+        match from_document(doc, "t") {
+            Ok(_) => Vec::new(),
+            Err(e) => e.issues.into_iter().map(|i| i.path).collect(),
+        }
+    }
+
+    #[test]
+    fn references_stay_inside_a_tenant() {
+        let doc = json!({
+            "services": [{"name": "a", "tenant": "acme"}],
+            "upstreams": [{"name": "u", "tenant": "globex", "targets": [{"address": "127.0.0.1:1"}]}],
+            "routes": [{"name": "r", "service": "a", "match": {}, "upstream": "u"}],
+            "consumer_groups": [{"name": "pro", "tenant": "globex"}],
+            "consumers": [{"name": "c", "tenant": "acme", "groups": ["pro"]}],
+        });
+        assert_eq!(paths(doc), ["routes[0].upstream", "consumers[0].groups[0]"]);
+        let same = json!({
+            "upstreams": [{"name": "u", "targets": [{"address": "127.0.0.1:1"}]}],
+            "routes": [{"name": "r", "match": {}, "upstream": "u"}],
+        });
+        assert!(
+            paths(same).is_empty(),
+            "no service and no tenant: both `default`"
+        );
+    }
+
+    #[test]
+    fn listeners_name_stored_certificates_and_get_their_pem() {
+        let doc = json!({
+            "listeners": [{"name": "l", "bind": "127.0.0.1:1", "tls": {"certificates": [
+                {"certificate": "api"}, {"certificate": "nope"}, {"certificate": "api", "cert_file": "/x"}]}}],
+            "certificates": [{"name": "api", "cert_pem": "-----BEGIN CERTIFICATE-----", "key_pem": "no key"}],
+        });
+        assert_eq!(
+            paths(doc),
+            [
+                "listeners[0].tls.certificates[1].certificate",
+                "listeners[0].tls.certificates[2]",
+                "certificates[0].key_pem"
+            ]
+        );
+        let key = MasterKey::from_bytes(&[9; 32]).unwrap();
+        let doc = json!({
+            "listeners": [{"name": "l", "bind": "127.0.0.1:1", "tls": {"certificates": [{"certificate": "api"}]}}],
+            "certificates": [{"name": "api", "cert_pem": "-----BEGIN CERTIFICATE-----\n",
+                "key_pem": key.seal("-----BEGIN PRIVATE KEY-----\nk").unwrap()}],
+        });
+        assert!(
+            from_document(doc.clone(), "t").is_err(),
+            "no key installed: the envelope cannot be opened"
+        );
+        let cfg = from_document_keyed(doc, "t", &|_| Vec::new(), Some(&key)).unwrap();
+        let pem = cfg.listeners[0].tls.as_ref().unwrap().certificates[0]
+            .pem
+            .clone();
+        assert_eq!(
+            pem.map(|p| p.1),
+            Some("-----BEGIN PRIVATE KEY-----\nk".to_owned())
+        );
+    }
+
+    #[test]
+    fn lifecycle_moves() {
+        use Lifecycle::*;
+        let allowed = [
+            (Draft, Published),
+            (Published, Deprecated),
+            (Deprecated, Published),
+            (Deprecated, Retired),
+        ];
+        for from in [Draft, Published, Deprecated, Retired] {
+            for to in [Draft, Published, Deprecated, Retired] {
+                let want = from == to || allowed.contains(&(from, to));
+                assert_eq!(from.can_become(to), want, "{from:?} -> {to:?}");
+            }
+        }
+    }
+}

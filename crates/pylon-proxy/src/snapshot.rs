@@ -212,7 +212,11 @@ impl Snapshot {
                 let chain = chains.route(i).cloned().ok_or_else(|| {
                     CompileError::Router(format!("route `{}` has no policy chain", r.name))
                 })?;
-                compile_route(r, &upstreams, chain, ai.as_ref())
+                let mut compiled = compile_route(r, &upstreams, chain, ai.as_ref())?;
+                if let Some(reply) = lifecycle_reply(&config, r) {
+                    compiled.action = RouteAction::Respond(reply);
+                }
+                Ok(compiled)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let request_id_header = HeaderName::from_bytes(config.server.request_id_header.as_bytes())
@@ -243,6 +247,34 @@ impl Snapshot {
             .map(|(_, rt)| rt.clone())
             .collect()
     }
+}
+
+/// Routes of a `draft` service answer 404 and of a `retired` one 410 (JSON bodies);
+/// their policies still run first.
+fn lifecycle_reply(config: &Config, r: &RouteConfig) -> Option<StaticReply> {
+    let service = config
+        .services
+        .iter()
+        .find(|s| Some(&s.name) == r.service.as_ref())?;
+    let (status, code, message) = match service.lifecycle {
+        pylon_config::Lifecycle::Draft => (StatusCode::NOT_FOUND, "not_found", "no route matches"),
+        pylon_config::Lifecycle::Retired => (
+            StatusCode::GONE,
+            "service_retired",
+            "this API has been retired",
+        ),
+        _ => return None,
+    };
+    let body =
+        serde_json::json!({"error": {"code": code, "message": message, "status": status.as_u16()}});
+    Some(StaticReply {
+        status,
+        headers: vec![(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body: Bytes::from(body.to_string()),
+    })
 }
 
 fn compile_route(

@@ -36,6 +36,48 @@ pub enum Command {
     /// OpenAPI tools.
     #[command(subcommand)]
     Openapi(OpenapiCommand),
+    /// The config in the store (`<data dir>/pylon.db`, or `PYLON_STORE_URL`) as a file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Encrypted secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write the store's active config version as a declarative YAML file (secrets stay
+    /// encrypted envelopes; a node with the same master key can load the file).
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Validate FILE, print its diff against the store's active version, and (without
+    /// --dry-run) publish it as a new version.
+    Import {
+        /// The config file (YAML or JSON).
+        file: PathBuf,
+        /// Only print the diff; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Why; kept with the version.
+        #[arg(long, short, default_value = "pylon config import")]
+        message: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every secret in the store (draft and all versions) from the current
+    /// master key (PYLON_MASTER_KEY / PYLON_MASTER_KEY_FILE) to the key in FILE.
+    RotateMasterKey {
+        /// File holding the new key (base64 of 32 bytes).
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+    /// Print a new random master key (base64 of 32 bytes).
+    GenerateKey,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,13 +6,14 @@ mod control;
 mod logging;
 mod openapi;
 mod serve;
+mod store_cli;
 mod watch;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, OpenapiCommand};
+use cli::{Cli, Command, ConfigCommand, OpenapiCommand, SecretsCommand};
 
 /// mimalloc: markedly cheaper than glibc malloc for the many small, short-lived
 /// allocations of request handling (see bench/README.md).
@@ -21,7 +22,42 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The master key decrypts secrets in every config this process loads.
+    match pylon_config::envelope::MasterKey::from_env() {
+        Ok(key) => pylon_config::envelope::install(key),
+        Err(e) => {
+            eprintln!("pylon: master key: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match cli.command {
+        Command::Config(cmd) => run_async(async move {
+            match cmd {
+                ConfigCommand::Export { output } => {
+                    store_cli::export(output.as_deref()).await.map(|()| true)
+                }
+                ConfigCommand::Import {
+                    file,
+                    dry_run,
+                    message,
+                } => store_cli::import(&file, dry_run, &message).await,
+            }
+        }),
+        Command::Secrets(SecretsCommand::GenerateKey) => {
+            match pylon_config::envelope::MasterKey::generate_base64() {
+                Ok(k) => {
+                    println!("{k}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("pylon: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Secrets(SecretsCommand::RotateMasterKey { new_key_file }) => {
+            run_async(async move { store_cli::rotate(&new_key_file).await.map(|()| true) })
+        }
         Command::Validate { file } => validate(&file),
         Command::Openapi(OpenapiCommand::Import {
             spec,
@@ -56,6 +92,28 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+/// Runs a store command on a small runtime: exit 0 (true), 1 (false or an error).
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<bool>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pylon: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("pylon: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

@@ -55,15 +55,36 @@ pub fn server_config(
             listener: listener.to_string(),
             reason,
         };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&c.cert_file)
-            .map_err(|e| err(format!("cannot read certificate `{}`: {e}", c.cert_file)))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| err(format!("bad PEM in `{}`: {e}", c.cert_file)))?;
+        let (certs, key, c) = match &c.pem {
+            Some((cert_pem, key_pem)) => {
+                let name = c.certificate.clone().unwrap_or_default();
+                let certs: Vec<CertificateDer<'static>> =
+                    CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| err(format!("bad PEM in certificate `{name}`: {e}")))?;
+                let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                    .map_err(|e| err(format!("bad private key in certificate `{name}`: {e}")))?;
+                let mut named = c.clone();
+                named.cert_file = format!("certificate {name}");
+                named.key_file = format!("certificate {name} (key)");
+                (certs, key, std::borrow::Cow::Owned(named))
+            }
+            None => {
+                let certs: Vec<CertificateDer<'static>> =
+                    CertificateDer::pem_file_iter(&c.cert_file)
+                        .map_err(|e| {
+                            err(format!("cannot read certificate `{}`: {e}", c.cert_file))
+                        })?
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| err(format!("bad PEM in `{}`: {e}", c.cert_file)))?;
+                let key = PrivateKeyDer::from_pem_file(&c.key_file)
+                    .map_err(|e| err(format!("cannot read private key `{}`: {e}", c.key_file)))?;
+                (certs, key, std::borrow::Cow::Borrowed(c))
+            }
+        };
         if certs.is_empty() {
             return Err(err(format!("no certificate in `{}`", c.cert_file)));
         }
-        let key = PrivateKeyDer::from_pem_file(&c.key_file)
-            .map_err(|e| err(format!("cannot read private key `{}`: {e}", c.key_file)))?;
         let signing = provider
             .key_provider
             .load_private_key(key)
@@ -208,7 +229,31 @@ mod tests {
             cert_file: cert.display().to_string(),
             key_file: key.display().to_string(),
             server_names: vec![],
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn certificates_load_from_pem_text() {
+        let ck = rcgen::generate_simple_self_signed(vec!["pem.example.com".to_string()]).unwrap();
+        let c = pylon_config::CertificateConfig {
+            certificate: Some("api".into()),
+            pem: Some((ck.cert.pem(), ck.signing_key.serialize_pem())),
+            ..Default::default()
+        };
+        let tls = ListenerTlsConfig {
+            certificates: vec![c.clone()],
+            client_auth: None,
+        };
+        server_config("l", &tls, ListenerProtocol::Auto).unwrap();
+        let mut bad = c;
+        bad.pem = Some((ck.cert.pem(), "not a key".into()));
+        let tls = ListenerTlsConfig {
+            certificates: vec![bad],
+            client_auth: None,
+        };
+        let err = server_config("l", &tls, ListenerProtocol::Auto).unwrap_err();
+        assert!(err.to_string().contains("certificate `api`"), "{err}");
     }
 
     #[test]
@@ -242,6 +287,7 @@ mod tests {
             cert_file: a.cert_file.clone(),
             key_file: b.key_file.clone(),
             server_names: vec![],
+            ..Default::default()
         };
         let err = server_config(
             "web",
@@ -257,6 +303,7 @@ mod tests {
             cert_file: "/nonexistent.pem".into(),
             key_file: a.key_file,
             server_names: vec![],
+            ..Default::default()
         };
         let err = server_config(
             "web",

@@ -18,6 +18,7 @@ use super::*;
 
 fn cfg(addrs: &[&str]) -> UpstreamConfig {
     UpstreamConfig {
+        tenant: "default".into(),
         name: "api".into(),
         targets: addrs
             .iter()

@@ -25,7 +25,7 @@ pub use model::{
 };
 pub use postgres::CONFIG_CHANNEL;
 pub use token::{MIN_IMPORTED_TOKEN_LEN, TOKEN_PREFIX};
-pub use traits::{AdminAuth, AuditLog, ConfigStore, Tenants};
+pub use traits::{AdminAccess, AdminAuth, AuditLog, ConfigStore, DocumentRewrite, Tenants};
 
 /// The embedded default: one SQLite file under `./pylon-data`, created if missing.
 pub const DEFAULT_URL: &str = "sqlite://./pylon-data/pylon.db?mode=rwc";
@@ -76,6 +76,7 @@ pub struct Store {
     config: Arc<dyn ConfigStore>,
     audit: Arc<dyn AuditLog>,
     auth: Arc<dyn AdminAuth>,
+    access: Arc<dyn AdminAccess>,
     tenants: Arc<dyn Tenants>,
 }
 
@@ -104,6 +105,7 @@ impl Store {
                 config: store.clone(),
                 audit: store.clone(),
                 auth: store.clone(),
+                access: store.clone(),
                 tenants: store,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -113,6 +115,7 @@ impl Store {
                 config: store.clone(),
                 audit: store.clone(),
                 auth: store.clone(),
+                access: store.clone(),
                 tenants: store,
             })
         } else {
@@ -139,6 +142,10 @@ impl Store {
 
     pub fn auth(&self) -> &Arc<dyn AdminAuth> {
         &self.auth
+    }
+
+    pub fn access(&self) -> &Arc<dyn AdminAccess> {
+        &self.access
     }
 
     pub fn tenants(&self) -> &Arc<dyn Tenants> {

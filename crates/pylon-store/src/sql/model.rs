@@ -206,6 +206,8 @@ pub struct TokenInfo {
     pub last_used_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// `api` (made through the API or at bootstrap) or `session` (console login).
+    pub kind: String,
 }
 
 /// A clear admin token, shown once. `Debug` does not print it.

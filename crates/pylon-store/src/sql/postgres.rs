@@ -99,3 +99,4 @@ super::shared::config::impl_config_store!(crate::sql::postgres::PgStore, sqlx::P
 super::shared::audit::impl_audit_log!(crate::sql::postgres::PgStore);
 super::shared::auth::impl_admin_auth!(crate::sql::postgres::PgStore, sqlx::PgConnection);
 super::shared::tenants::impl_tenants!(crate::sql::postgres::PgStore, sqlx::PgConnection);
+super::shared::access::impl_admin_access!(crate::sql::postgres::PgStore, sqlx::PgConnection);

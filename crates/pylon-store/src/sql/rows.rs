@@ -250,6 +250,7 @@ pub(crate) struct TokenRow {
     pub expires_at: Option<Ts>,
     pub last_used_at: Option<Ts>,
     pub revoked_at: Option<Ts>,
+    pub kind: String,
 }
 
 impl From<TokenRow> for TokenInfo {
@@ -263,6 +264,7 @@ impl From<TokenRow> for TokenInfo {
             expires_at: r.expires_at.map(|t| t.0),
             last_used_at: r.last_used_at.map(|t| t.0),
             revoked_at: r.revoked_at.map(|t| t.0),
+            kind: r.kind,
         }
     }
 }

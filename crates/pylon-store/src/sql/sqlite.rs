@@ -74,3 +74,4 @@ super::shared::config::impl_config_store!(crate::sql::sqlite::SqliteStore, sqlx:
 super::shared::audit::impl_audit_log!(crate::sql::sqlite::SqliteStore);
 super::shared::auth::impl_admin_auth!(crate::sql::sqlite::SqliteStore, sqlx::SqliteConnection);
 super::shared::tenants::impl_tenants!(crate::sql::sqlite::SqliteStore, sqlx::SqliteConnection);
+super::shared::access::impl_admin_access!(crate::sql::sqlite::SqliteStore, sqlx::SqliteConnection);

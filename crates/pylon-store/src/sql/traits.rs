@@ -12,7 +12,7 @@ use super::diff::DiffOp;
 use super::error::Result;
 use super::model::{
     AdminUser, AuditEntry, AuditFilter, AuditPage, Authenticated, Bootstrap, ConfigVersion, Draft,
-    NewAuditEntry, NewToken, Page, Team, Tenant, TenantRole, TokenInfo, VersionInfo,
+    NewAuditEntry, NewToken, Page, Role, Team, Tenant, TenantRole, TokenInfo, VersionInfo,
 };
 
 /// Versioned config: one mutable draft, an append-only list of numbered versions, and a
@@ -168,4 +168,33 @@ pub trait Tenants: Send + Sync {
         user_id: &str,
         expected_version: i64,
     ) -> Result<Team>;
+}
+
+/// A rewrite of one stored config document: `Ok(None)` leaves it, `Ok(Some(doc))`
+/// replaces it, `Err(reason)` aborts the whole rewrite.
+pub type DocumentRewrite =
+    dyn Fn(&Value) -> std::result::Result<Option<Value>, String> + Send + Sync;
+
+/// Console access and role grants, beside [`AdminAuth`]; plus the one operation that
+/// rewrites every stored config document (master-key rotation).
+#[async_trait]
+pub trait AdminAccess: Send + Sync {
+    /// Sets (or with `None` clears) the user's console password hash (an argon2 PHC string).
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> Result<AdminUser>;
+
+    /// The user named `name` and their password hash, if they have one.
+    async fn password_hash(&self, name: &str) -> Result<Option<(AdminUser, String)>>;
+
+    /// A console session: a token of kind `session` valid until `expires_at`.
+    async fn create_session(&self, user_id: &str, expires_at: OffsetDateTime) -> Result<NewToken>;
+
+    /// Gives the user `role` on `tenant` (replacing a role they had there).
+    async fn grant_role(&self, user_id: &str, tenant: &str, role: Role) -> Result<AdminUser>;
+
+    /// Takes the user's role on `tenant` away; `NotFound` if they had none.
+    async fn revoke_role(&self, user_id: &str, tenant: &str) -> Result<AdminUser>;
+
+    /// Applies `f` to the draft and every config version in one transaction (all or
+    /// nothing); returns how many documents changed.
+    async fn rewrite_documents(&self, f: &DocumentRewrite) -> Result<u64>;
 }

@@ -2,6 +2,7 @@
 //! once against SQLite (a temp file) and once against the real PostgreSQL (a fresh schema
 //! per test). PostgreSQL being unreachable fails the Postgres half; nothing is skipped.
 
+mod access;
 mod audit;
 mod auth;
 mod config;
@@ -50,6 +51,8 @@ on_both_backends!(
     auth::users_roles_and_version_conflicts,
     tenants::tenants_crud_with_version_conflicts,
     tenants::teams_crud_members_and_conflicts,
+    access::passwords_sessions_and_grants,
+    access::rewrite_documents_all_or_nothing,
 );
 
 #[tokio::test]

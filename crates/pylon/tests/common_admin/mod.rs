@@ -17,6 +17,7 @@ pub struct Node {
     child: Child,
     dir: tempfile::TempDir,
     pub ports: Ports,
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Node {
@@ -27,7 +28,12 @@ impl Drop for Node {
 }
 
 /// `pylon serve` without `--config`, data in `dir/data`, listeners on `ports`.
-fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>) -> Child {
+fn spawn(
+    dir: &std::path::Path,
+    ports: &Ports,
+    token: Option<&str>,
+    env: &[(String, String)],
+) -> Child {
     let stderr = std::fs::File::create(dir.join("stderr.log")).expect("stderr file");
     let mut cmd = Command::new(pylon_bin());
     cmd.arg("serve")
@@ -44,6 +50,11 @@ fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>) -> Child {
         Some(t) => cmd.env("PYLON_ADMIN_TOKEN", t),
         None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
     };
+    cmd.env_remove("PYLON_MASTER_KEY")
+        .env_remove("PYLON_MASTER_KEY_FILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.spawn().expect("spawn pylon")
 }
 
@@ -51,9 +62,18 @@ impl Node {
     /// Starts a node on fresh ports; retries with new ports (up to three times) if one
     /// was taken in between.
     pub async fn start(token: Option<&str>) -> Node {
+        Node::start_with(token, &[]).await
+    }
+
+    /// [`Node::start`] with extra environment variables (e.g. `PYLON_MASTER_KEY`).
+    pub async fn start_with(token: Option<&str>, env: &[(&str, &str)]) -> Node {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let mut last = String::new();
         for _ in 0..3 {
-            match Node::try_start(token).await {
+            match Node::try_start_env(token, env.clone()).await {
                 Ok(node) => return node,
                 Err(e) => last = e,
             }
@@ -62,10 +82,22 @@ impl Node {
     }
 
     pub async fn try_start(token: Option<&str>) -> Result<Node, String> {
+        Node::try_start_env(token, Vec::new()).await
+    }
+
+    async fn try_start_env(
+        token: Option<&str>,
+        env: Vec<(String, String)>,
+    ) -> Result<Node, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = Ports::fresh().expect("ports");
-        let child = spawn(dir.path(), &ports, token);
-        let mut node = Node { child, dir, ports };
+        let child = spawn(dir.path(), &ports, token, &env);
+        let mut node = Node {
+            child,
+            dir,
+            ports,
+            env,
+        };
         if node.wait_ready().await {
             Ok(node)
         } else {
@@ -78,7 +110,7 @@ impl Node {
     pub async fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(self.dir.path(), &self.ports, None);
+        self.child = spawn(self.dir.path(), &self.ports, None, &self.env);
         assert!(
             self.wait_ready().await,
             "no restart; stderr:\n{}",
@@ -93,6 +125,20 @@ impl Node {
         })
         .await;
         ready && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Restarts with other extra environment variables.
+    pub async fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.restart().await;
+    }
+
+    /// The node's temp dir (data in `data/`).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub fn stderr(&self) -> String {
@@ -140,5 +186,90 @@ impl Node {
             Ok(r) => r.status().as_u16(),
             Err(_) => 0,
         }
+    }
+}
+
+impl Node {
+    /// A call that must answer `want`; returns headers and body.
+    pub async fn expect(
+        &self,
+        want: u16,
+        method: Method,
+        path: &str,
+        token: &str,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+    ) -> (reqwest::header::HeaderMap, Value) {
+        let (s, h, b) = self
+            .call(method.clone(), path, Some(token), if_match, body)
+            .await;
+        assert_eq!(s.as_u16(), want, "{method} {path}: {b}");
+        (h, b)
+    }
+
+    /// Creates tenant `id` as the bootstrap admin (who becomes its owner).
+    pub async fn tenant(&self, id: &str) {
+        self.expect(
+            201,
+            Method::POST,
+            "/api/v1/tenants",
+            TOKEN,
+            None,
+            Some(&serde_json::json!({"id": id})),
+        )
+        .await;
+    }
+
+    /// Creates user `name` with `(tenant, role)` grants and returns (user id, token).
+    pub async fn user(&self, name: &str, roles: &[(&str, &str)]) -> (String, String) {
+        let roles: Vec<Value> = roles
+            .iter()
+            .map(|(t, r)| serde_json::json!({"tenant": t, "role": r}))
+            .collect();
+        let (_, u) = self
+            .expect(
+                201,
+                Method::POST,
+                "/api/v1/users",
+                TOKEN,
+                None,
+                Some(&serde_json::json!({"name": name, "roles": roles})),
+            )
+            .await;
+        let id = u["id"].as_str().expect("user id").to_owned();
+        let (_, t) = self
+            .expect(
+                201,
+                Method::POST,
+                &format!("/api/v1/users/{id}/tokens"),
+                TOKEN,
+                None,
+                Some(&serde_json::json!({"name": "test"})),
+            )
+            .await;
+        (id, t["token"].as_str().expect("token").to_owned())
+    }
+
+    /// The ETag of `path` (GET with the bootstrap token).
+    pub async fn etag(&self, path: &str) -> String {
+        let (h, _) = self.expect(200, Method::GET, path, TOKEN, None, None).await;
+        h.get("etag")
+            .and_then(|v| v.to_str().ok())
+            .expect("etag")
+            .to_owned()
+    }
+
+    /// Publishes the draft as the bootstrap admin.
+    pub async fn publish(&self, message: &str) -> Value {
+        self.expect(
+            201,
+            Method::POST,
+            "/api/v1/config/publish",
+            TOKEN,
+            None,
+            Some(&serde_json::json!({"message": message})),
+        )
+        .await
+        .1
     }
 }

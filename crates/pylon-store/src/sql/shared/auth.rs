@@ -100,7 +100,7 @@ macro_rules! impl_admin_auth {
                      (id, user_id, name, token_sha256, hint, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      RETURNING id, user_id, name, hint, created_at, expires_at, last_used_at, \
-                     revoked_at",
+                     revoked_at, kind",
                 )
                 .bind(new_id())
                 .bind(user_id)
@@ -260,7 +260,7 @@ macro_rules! impl_admin_auth {
                     let mut conn = self.pool.acquire().await?;
                     let row: Option<TokenRow> = sqlx::query_as(
                         "SELECT id, user_id, name, hint, created_at, expires_at, last_used_at, \
-                         revoked_at FROM admin_tokens WHERE token_sha256 = $1",
+                         revoked_at, kind FROM admin_tokens WHERE token_sha256 = $1",
                     )
                     .bind(token::digest(token))
                     .fetch_optional(&mut *conn)
@@ -305,7 +305,7 @@ macro_rules! impl_admin_auth {
                 async fn list_tokens(&self, user_id: Option<&str>) -> Result<Vec<TokenInfo>> {
                     let rows: Vec<TokenRow> = sqlx::query_as(
                         "SELECT id, user_id, name, hint, created_at, expires_at, last_used_at, \
-                         revoked_at FROM admin_tokens WHERE ($1 IS NULL OR user_id = $1) \
+                         revoked_at, kind FROM admin_tokens WHERE ($1 IS NULL OR user_id = $1) \
                          ORDER BY created_at DESC, id DESC",
                     )
                     .bind(user_id)

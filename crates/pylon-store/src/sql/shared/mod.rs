@@ -10,6 +10,7 @@
 //!
 //! [`Ts`]: super::rows::Ts
 
+pub(crate) mod access;
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod config;
