@@ -6,11 +6,13 @@
 mod error;
 mod load;
 pub mod model;
+mod model_cluster;
 mod model_policy;
 mod model_route;
 mod secret;
 mod target;
 mod validate;
+mod validate_cluster;
 mod validate_policy;
 
 pub use error::{ConfigError, ConfigIssue};

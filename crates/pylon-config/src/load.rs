@@ -21,6 +21,8 @@ const SECTIONS: &[&str] = &[
     "policies",
     "consumers",
     "consumer_groups",
+    "cluster",
+    "webhooks",
 ];
 
 /// Checks beyond this crate's own (the policy registry's), run on the parsed model.
@@ -186,6 +188,14 @@ fn parse_sections(mut doc: Value) -> (Config, Vec<ConfigIssue>, Positions) {
     );
     config.consumer_groups = groups;
     positions.sections.push(("consumer_groups", at));
+    if let Some(cluster) = root.remove("cluster")
+        && let Some(v) = typed(cluster, "cluster", &mut issues)
+    {
+        config.cluster = v;
+    }
+    let (webhooks, at) = list(root.remove("webhooks"), "webhooks", &mut issues);
+    config.webhooks = webhooks;
+    positions.sections.push(("webhooks", at));
     (config, issues, positions)
 }
 

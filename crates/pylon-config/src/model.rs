@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model_cluster::*;
 pub use crate::model_policy::*;
 pub use crate::model_route::*;
 
@@ -33,6 +34,12 @@ pub struct Config {
     pub consumers: Vec<ConsumerConfig>,
     #[serde(default)]
     pub consumer_groups: Vec<ConsumerGroupConfig>,
+    /// Settings shared by the nodes of a cluster (Redis, heartbeats, polling).
+    #[serde(default, skip_serializing_if = "ClusterConfig::is_default")]
+    pub cluster: ClusterConfig,
+    /// URLs notified of events (subscription requests and decisions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// Process-wide settings.

@@ -154,6 +154,10 @@ pub struct ServiceConfig {
     pub description: Option<String>,
     #[serde(default)]
     pub policies: Vec<PolicyConfig>,
+    /// Subscription rules: whether consumers need an approved subscription, and how
+    /// requests for one are approved.
+    #[serde(default, skip_serializing_if = "crate::model_cluster::SubscriptionSettings::is_default")]
+    pub subscription: crate::model_cluster::SubscriptionSettings,
 }
 
 /// A route that calls several upstreams in parallel and merges their JSON

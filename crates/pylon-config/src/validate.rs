@@ -16,6 +16,8 @@ pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
     v.upstreams(&cfg.upstreams);
     v.routes(cfg);
     v.identity(cfg);
+    v.cluster(&cfg.cluster);
+    v.webhooks(&cfg.webhooks);
     if v.issues.is_empty() {
         Ok(())
     } else {
