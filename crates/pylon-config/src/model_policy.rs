@@ -156,7 +156,10 @@ pub struct ServiceConfig {
     pub policies: Vec<PolicyConfig>,
     /// Subscription rules: whether consumers need an approved subscription, and how
     /// requests for one are approved.
-    #[serde(default, skip_serializing_if = "crate::model_cluster::SubscriptionSettings::is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::model_cluster::SubscriptionSettings::is_default"
+    )]
     pub subscription: crate::model_cluster::SubscriptionSettings,
 }
 

@@ -79,7 +79,11 @@ mod tests {
     fn issues(yaml: &str) -> Vec<String> {
         match load_str(yaml, "t.yaml") {
             Ok(_) => Vec::new(),
-            Err(e) => e.issues.iter().map(|i| format!("{}: {}", i.path, i.reason)).collect(),
+            Err(e) => e
+                .issues
+                .iter()
+                .map(|i| format!("{}: {}", i.path, i.reason))
+                .collect(),
         }
     }
 
@@ -90,7 +94,10 @@ mod tests {
             "t.yaml",
         )
         .unwrap();
-        assert_eq!(cfg.cluster.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(
+            cfg.cluster.redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
         assert_eq!(cfg.cluster.heartbeat_interval.as_secs(), 2);
         assert_eq!(cfg.webhooks[0].max_attempts, 5);
         assert!(cfg.webhooks[0].wants("subscription.approved"));
@@ -111,7 +118,10 @@ mod tests {
             "webhooks[0].max_attempts",
             "webhooks[1].name",
         ] {
-            assert!(got.iter().any(|g| g.contains(want)), "{want} missing in {got:?}");
+            assert!(
+                got.iter().any(|g| g.contains(want)),
+                "{want} missing in {got:?}"
+            );
         }
     }
 
@@ -126,6 +136,10 @@ mod tests {
         assert!(s.required);
         assert_eq!(s.approval, crate::Approval::Manual);
         let got = issues("services:\n  - name: pay\n    subscription: {approval: sometimes}\n");
-        assert!(got.iter().any(|g| g.starts_with("services[0].subscription.approval")), "{got:?}");
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("services[0].subscription.approval")),
+            "{got:?}"
+        );
     }
 }
