@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn a_cluster_redis_url_makes_redis_the_default_backend() {
         let limit =
-            json!({"name": "rate-limit", "config": {"limits": [{"requests": 5, "per": "minute"}]}});
+            json!({"name": "rate-limit", "config": {"limits": [{"limit": 5, "per": "minute"}]}});
         let cluster = json!({"cluster": {"redis_url": "redis://10.9.9.9:6379"}});
         assert_eq!(
             backends_after(limit.clone(), cluster.clone()),
@@ -253,7 +253,7 @@ mod tests {
         );
         assert_eq!(backends_after(limit, json!({})), (true, false));
         // An explicit `backend: local` stays local in a cluster.
-        let local = json!({"name": "rate-limit", "config": {"backend": "local", "limits": [{"requests": 5, "per": "minute"}]}});
+        let local = json!({"name": "rate-limit", "config": {"backend": "local", "limits": [{"limit": 5, "per": "minute"}]}});
         assert_eq!(backends_after(local, cluster), (true, false));
     }
 }
