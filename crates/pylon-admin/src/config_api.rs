@@ -185,6 +185,7 @@ pub async fn put_draft(
 async fn activate_then_record<F, Fut>(
     st: &AdminState,
     config: Config,
+    document: &Value,
     record: F,
 ) -> ApiResult<VersionInfo>
 where
@@ -198,6 +199,10 @@ where
     match record().await {
         Ok(info) => {
             *running = config;
+            if let Some(node) = &st.node {
+                node.activated(info.number);
+                node.cache_config(info.number, document).await;
+            }
             Ok(info)
         }
         Err(e) => {
@@ -235,11 +240,11 @@ pub async fn publish(
             .map_err(|e| AdminError::BadRequest(format!("the body is not valid: {e}")))?
     };
     let draft = st.store.config().get_draft().await?;
-    let config = validate(&draft.document)?;
+    let config = st.prepare(&draft.document)?;
     let before = st.store.config().active_version().await?;
     let store = st.store.clone();
     let (actor, message) = (caller.name.clone(), req.message);
-    let info = activate_then_record(&st, config, || async move {
+    let info = activate_then_record(&st, config, &draft.document, || async move {
         store
             .config()
             .publish(&actor, &message, Some(draft.version))
@@ -276,11 +281,11 @@ pub async fn rollback(
     }
     let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let target = st.store.config().get_version(n).await?;
-    let config = validate(&target.document)?;
+    let config = st.prepare(&target.document)?;
     let before = st.store.config().active_version().await?;
     let store = st.store.clone();
     let actor = caller.name.clone();
-    let info = activate_then_record(&st, config, || async move {
+    let info = activate_then_record(&st, config, &target.document, || async move {
         store.config().activate(n, &actor).await
     })
     .await?;

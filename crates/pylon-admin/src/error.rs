@@ -63,6 +63,10 @@ impl AdminError {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
             AdminError::Store(StoreError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AdminError::Store(StoreError::Duplicate { .. }) => (StatusCode::CONFLICT, "conflict"),
+            AdminError::Store(StoreError::InvalidTransition { .. }) => {
+                (StatusCode::CONFLICT, "invalid_transition")
+            }
             AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
             AdminError::CacheBackend(_) => (StatusCode::BAD_GATEWAY, "cache_backend_error"),
         }

@@ -19,9 +19,11 @@ use tokio::sync::Mutex;
 mod audit_api;
 mod auth;
 mod cache_api;
+pub mod cluster;
 mod config_api;
 mod error;
 mod openapi;
+mod subscriptions;
 
 pub use auth::{Caller, TENANT};
 pub use error::{AdminError, ApiResult, Detail};
@@ -29,6 +31,10 @@ pub use openapi::ApiDoc;
 
 /// Activates a validated config on this node; the error is a human-readable reason.
 pub type Activator = Arc<dyn Fn(Config) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// Applies this machine's overrides (data dir, listen addresses from env) to a config
+/// taken from the store before it is activated here.
+pub type Localize = Arc<dyn Fn(&mut Config) + Send + Sync>;
 
 /// What the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -42,6 +48,11 @@ pub struct AdminState {
     /// The config running on this node; the lock also serializes publish and rollback
     /// here so "activate, then record" happens for one change at a time.
     pub(crate) running: Arc<Mutex<Config>>,
+    /// Cluster: this node's identity and status, followed by its agent.
+    pub(crate) node: Option<Arc<cluster::Node>>,
+    pub(crate) localize: Option<Localize>,
+    /// Webhook delivery slots (bounded background deliveries).
+    pub(crate) webhook_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AdminState {
@@ -59,7 +70,31 @@ impl AdminState {
             file_managed,
             running: Arc::new(Mutex::new(running)),
             gateway: None,
+            node: None,
+            localize: None,
+            webhook_slots: subscriptions::webhook::slots(),
         }
+    }
+
+    /// Cluster mode: this node's identity and status (see [`cluster::agent::spawn`]).
+    pub fn with_node(mut self, node: Arc<cluster::Node>) -> Self {
+        self.node = Some(node);
+        self
+    }
+
+    /// The machine-level overrides applied to every store version before activation.
+    pub fn with_localize(mut self, localize: Localize) -> Self {
+        self.localize = Some(localize);
+        self
+    }
+
+    /// Validates a stored document and applies this machine's overrides.
+    pub(crate) fn prepare(&self, doc: &serde_json::Value) -> Result<Config, AdminError> {
+        let mut cfg = config_api::validate(doc)?;
+        if let Some(localize) = &self.localize {
+            localize(&mut cfg);
+        }
+        Ok(cfg)
     }
 
     /// Enable the cache purge endpoints on the gateway's policy state;
@@ -96,6 +131,33 @@ pub fn router(state: AdminState) -> Router {
         .route("/audit", get(audit_api::query))
         .route("/cache/global", delete(cache_api::purge_global))
         .route("/cache/{kind}/{name}", delete(cache_api::purge_scope))
+        // --- cluster and subscriptions (issue 6, cluster half) ---
+        .route("/nodes", get(cluster::nodes_api::list))
+        .route(
+            "/services/{name}/subscriptions",
+            get(subscriptions::api::list_for_service).post(subscriptions::api::subscribe),
+        )
+        .route(
+            "/consumers/{name}/subscriptions",
+            get(subscriptions::api::list_for_consumer),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::api::get_one).delete(subscriptions::api::unsubscribe),
+        )
+        .route(
+            "/subscriptions/{id}/approve",
+            post(subscriptions::api::approve),
+        )
+        .route(
+            "/subscriptions/{id}/reject",
+            post(subscriptions::api::reject),
+        )
+        .route(
+            "/subscriptions/{id}/revoke",
+            post(subscriptions::api::revoke),
+        )
+        // --- end cluster and subscriptions ---
         .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .with_state(state)

@@ -51,9 +51,21 @@ impl Modify for Bearer {
         crate::audit_api::query,
         crate::cache_api::purge_scope,
         crate::cache_api::purge_global,
+        crate::cluster::nodes_api::list,
+        crate::subscriptions::api::subscribe,
+        crate::subscriptions::api::list_for_service,
+        crate::subscriptions::api::list_for_consumer,
+        crate::subscriptions::api::get_one,
+        crate::subscriptions::api::approve,
+        crate::subscriptions::api::reject,
+        crate::subscriptions::api::revoke,
+        crate::subscriptions::api::unsubscribe,
         serve,
     ),
-    components(schemas(ErrorBody, ErrorInner, crate::error::Detail)),
+    components(schemas(ErrorBody, ErrorInner, crate::error::Detail,
+        crate::cluster::nodes_api::NodeList, crate::cluster::nodes_api::NodeView,
+        crate::subscriptions::api::SubscribeRequest, crate::subscriptions::api::DecisionRequest,
+        crate::subscriptions::api::SubscriptionChange, crate::subscriptions::propagate::Propagation)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;
