@@ -320,7 +320,8 @@ async fn openapi_lists_the_endpoints_and_a_fresh_token_is_printed_once() {
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }
-        assert_eq!(paths.len(), 10);
+        // 10 config/audit/cache/meta paths + 7 cluster and subscription paths.
+        assert_eq!(paths.len(), 17);
         assert!(doc["paths"]["/api/v1/config/draft"]["put"].is_object());
     })
     .await;
