@@ -163,8 +163,12 @@ pub async fn from_store() -> Result<(Config, Control)> {
                 version = Some(active.info.number);
             } else if store.config().get_draft().await?.version == 0 {
                 let doc = serde_json::to_value(&config).context("cannot serialize the default")?;
-                store.config().put_draft(&doc, 0, "system").await?;
-                info!("empty store: the draft is seeded with the embedded default");
+                match store.config().put_draft(&doc, 0, "system").await {
+                    Ok(_) => info!("empty store: the draft is seeded with the embedded default"),
+                    // Another node starting at the same time seeded it first.
+                    Err(pylon_store::StoreError::Conflict { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             let subs = store.subscriptions().approved_set().await?;
             (store, version, Some(subs))

@@ -17,6 +17,8 @@ pub struct Node {
     child: Child,
     dir: tempfile::TempDir,
     pub ports: Ports,
+    /// Extra environment (e.g. a PostgreSQL store), kept across restarts.
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Node {
@@ -27,7 +29,12 @@ impl Drop for Node {
 }
 
 /// `pylon serve` without `--config`, data in `dir/data`, listeners on `ports`.
-fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>) -> Child {
+fn spawn(
+    dir: &std::path::Path,
+    ports: &Ports,
+    token: Option<&str>,
+    env: &[(String, String)],
+) -> Child {
     let stderr = std::fs::File::create(dir.join("stderr.log")).expect("stderr file");
     let mut cmd = Command::new(pylon_bin());
     cmd.arg("serve")
@@ -40,6 +47,9 @@ fn spawn(dir: &std::path::Path, ports: &Ports, token: Option<&str>) -> Child {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     match token {
         Some(t) => cmd.env("PYLON_ADMIN_TOKEN", t),
         None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
@@ -51,9 +61,14 @@ impl Node {
     /// Starts a node on fresh ports; retries with new ports (up to three times) if one
     /// was taken in between.
     pub async fn start(token: Option<&str>) -> Node {
+        Node::start_with(token, &[]).await
+    }
+
+    /// [`Node::start`] with extra environment variables.
+    pub async fn start_with(token: Option<&str>, env: &[(String, String)]) -> Node {
         let mut last = String::new();
         for _ in 0..3 {
-            match Node::try_start(token).await {
+            match Node::try_start_with(token, env).await {
                 Ok(node) => return node,
                 Err(e) => last = e,
             }
@@ -62,10 +77,22 @@ impl Node {
     }
 
     pub async fn try_start(token: Option<&str>) -> Result<Node, String> {
+        Node::try_start_with(token, &[]).await
+    }
+
+    pub async fn try_start_with(
+        token: Option<&str>,
+        env: &[(String, String)],
+    ) -> Result<Node, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = Ports::fresh().expect("ports");
-        let child = spawn(dir.path(), &ports, token);
-        let mut node = Node { child, dir, ports };
+        let child = spawn(dir.path(), &ports, token, env);
+        let mut node = Node {
+            child,
+            dir,
+            ports,
+            env: env.to_vec(),
+        };
         if node.wait_ready().await {
             Ok(node)
         } else {
@@ -78,7 +105,7 @@ impl Node {
     pub async fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(self.dir.path(), &self.ports, None);
+        self.child = spawn(self.dir.path(), &self.ports, None, &self.env);
         assert!(
             self.wait_ready().await,
             "no restart; stderr:\n{}",
@@ -93,6 +120,16 @@ impl Node {
         })
         .await;
         ready && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the process (SIGKILL) without restarting it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
     }
 
     pub fn stderr(&self) -> String {
