@@ -246,3 +246,58 @@ pub async fn serves_within(
     }
     None
 }
+
+/// API keys of the test consumers.
+pub const APP1_KEY: &str = "app1-key-0123456789abcdef";
+pub const APP2_KEY: &str = "app2-key-0123456789abcdef";
+
+/// Consumers `app1`/`app2` (key-auth everywhere but `/probe`), service `pay` (manual
+/// approval) on `/pay`, service `maps` (automatic approval) on `/maps`.
+pub fn with_subscriptions(doc: &mut Value) {
+    doc["policies"] = json!([{"name": "key-auth"}]);
+    doc["consumers"] = json!([
+        {"name": "app1", "credentials": [{"type": "key_auth", "key": APP1_KEY}]},
+        {"name": "app2", "credentials": [{"type": "key_auth", "key": APP2_KEY}]},
+    ]);
+    doc["services"] = json!([
+        {"name": "pay", "subscription": {"required": true, "approval": "manual"}},
+        {"name": "maps", "subscription": {"required": true, "approval": "automatic"}},
+    ]);
+    let mut probe = probe_route("ready");
+    probe["policies"] = json!([{"name": "key-auth", "enabled": false}]);
+    doc["routes"] = json!([
+        probe,
+        {"name": "pay", "service": "pay", "match": {"paths": [{"exact": "/pay"}]}, "respond": {"body": "paid"}},
+        {"name": "maps", "service": "maps", "match": {"paths": [{"exact": "/maps"}]}, "respond": {"body": "mapped"}},
+    ]);
+}
+
+/// Status and JSON body of `GET path` on `node`'s proxy with `key`.
+pub async fn get_with_key(node: &Node, path: &str, key: &str) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .get(node.ports.url(path))
+        .header("x-api-key", key)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("proxy request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// An admin call with the test token; status and JSON body.
+pub async fn admin(
+    node: &Node,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let (s, _, b) = node
+        .call(method, path, Some(TOKEN), None, body.as_ref())
+        .await;
+    (s, b)
+}
