@@ -11,28 +11,15 @@ use crate::AdminState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 
-/// One node as the API shows it.
+/// One node as the API shows it: its heartbeat row (`id`, `admin_addr`, `proxy_addr`,
+/// `pylon_version`, `config_version`, `subscription_generation`, `health` = `ok` |
+/// `degraded` | `stopped`, `last_error`, `failed_version`, `started_at`, `last_seen`)
+/// plus what this node concludes from it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NodeView {
-    pub id: String,
-    /// Advertised admin address.
-    pub admin_addr: Option<String>,
-    /// Advertised proxy address.
-    pub proxy_addr: Option<String>,
-    pub pylon_version: String,
-    /// The config version the node serves.
-    pub config_version: Option<i64>,
-    /// The subscription generation the node applied.
-    pub subscription_generation: i64,
-    /// `ok`, `degraded` (see `last_error`) or `stopped`.
-    pub health: String,
-    pub last_error: Option<String>,
-    /// The newest version the node failed to activate, while that is its problem.
-    pub failed_version: Option<i64>,
-    /// RFC 3339.
-    pub started_at: String,
-    /// RFC 3339 time of the last heartbeat.
-    pub last_seen: String,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub node: NodeRecord,
     /// No heartbeat for longer than `cluster.node_stale_after` (stopped nodes are not stale).
     pub stale: bool,
     /// The node answering this request.
@@ -47,11 +34,6 @@ pub struct NodeList {
     pub active_config_version: Option<i64>,
     /// The store's subscription generation.
     pub subscription_generation: i64,
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Whether `n` counts as live at `now` with staleness bound `stale_after`.
@@ -81,23 +63,10 @@ pub async fn list(State(st): State<AdminState>, caller: Caller) -> ApiResult<Jso
     let now = OffsetDateTime::now_utc();
     let items = nodes
         .into_iter()
-        .map(|n| {
-            let stale = n.beat.health != NodeHealth::Stopped && is_stale(&n, now, stale_after);
-            NodeView {
-                this_node: me.as_deref() == Some(n.beat.id.as_str()),
-                stale,
-                last_seen: rfc3339(n.last_seen),
-                started_at: rfc3339(n.beat.started_at),
-                health: n.beat.health.as_str().to_owned(),
-                id: n.beat.id,
-                admin_addr: n.beat.admin_addr,
-                proxy_addr: n.beat.proxy_addr,
-                pylon_version: n.beat.pylon_version,
-                config_version: n.beat.config_version,
-                subscription_generation: n.beat.subscription_generation,
-                last_error: n.beat.last_error,
-                failed_version: n.beat.failed_version,
-            }
+        .map(|n| NodeView {
+            this_node: me.as_deref() == Some(n.beat.id.as_str()),
+            stale: n.beat.health != NodeHealth::Stopped && is_stale(&n, now, stale_after),
+            node: n,
         })
         .collect();
     Ok(Json(NodeList {
