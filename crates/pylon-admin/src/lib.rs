@@ -88,6 +88,15 @@ impl AdminState {
         self
     }
 
+    /// The config this node serves right now (the gateway's, reloads included; without a
+    /// gateway view, the last one activated through this API).
+    pub(crate) async fn current_config(&self) -> Arc<Config> {
+        match &self.gateway {
+            Some(g) => (g.current)(),
+            None => Arc::new(self.running.lock().await.clone()),
+        }
+    }
+
     /// Validates a stored document and applies this machine's overrides.
     pub(crate) fn prepare(&self, doc: &serde_json::Value) -> Result<Config, AdminError> {
         let mut cfg = config_api::validate(doc)?;

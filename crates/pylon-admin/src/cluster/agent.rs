@@ -59,7 +59,7 @@ pub fn spawn(st: AdminState, stop: watch::Receiver<bool>) -> Option<JoinHandle<(
 
 /// Cluster timings from the config this node runs.
 async fn cluster_settings(st: &AdminState) -> pylon_config::ClusterConfig {
-    st.running.lock().await.cluster.clone()
+    st.current_config().await.cluster.clone()
 }
 
 async fn stopped(stop: &mut watch::Receiver<bool>) {

@@ -55,7 +55,7 @@ fn is_stale(n: &NodeRecord, now: OffsetDateTime, stale_after: std::time::Duratio
         (status = 401, description = "no or bad token", body = crate::openapi::ErrorBody)))]
 pub async fn list(State(st): State<AdminState>, caller: Caller) -> ApiResult<Json<NodeList>> {
     caller.can_read()?;
-    let stale_after = st.running.lock().await.cluster.node_stale_after;
+    let stale_after = st.current_config().await.cluster.node_stale_after;
     let nodes = st.store.nodes().list_nodes().await?;
     let active = st.store.nodes().active_config_number().await?;
     let generation = st.store.subscriptions().subscription_generation().await?;

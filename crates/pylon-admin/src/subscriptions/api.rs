@@ -93,7 +93,7 @@ async fn finish(
     if let Err(e) = st.store.audit().append(entry).await {
         tracing::error!(error = %e, action, "cannot append the audit record");
     }
-    let hooks = st.running.lock().await.webhooks.clone();
+    let hooks = st.current_config().await.webhooks.clone();
     let data = json!({"subscription": changed.value, "actor": caller.name});
     for event in events {
         webhook::emit(&st.webhook_slots, &hooks, event, data.clone());
@@ -123,7 +123,7 @@ pub async fn subscribe(
     let req: SubscribeRequest = serde_json::from_slice(&bytes)
         .map_err(|e| AdminError::BadRequest(format!("the body is not valid: {e}")))?;
     let approval = {
-        let running = st.running.lock().await;
+        let running = st.current_config().await;
         let svc = running
             .services
             .iter()

@@ -31,14 +31,15 @@ pub struct Propagation {
 /// Applies `generation` on this node, then waits for the other live nodes.
 pub(crate) async fn propagate(st: &AdminState, generation: i64) -> Propagation {
     let (timeout, stale_after) = {
-        let c = &st.running.lock().await.cluster;
+        let c = &st.current_config().await.cluster;
         (c.ack_timeout, c.node_stale_after)
     };
     let mut pending = Vec::new();
+    // This node first; if that fails, its row stays behind and it is listed as pending.
     if let Some(node) = &st.node
         && let Err(e) = refresh_subscriptions(st, node).await
     {
-        pending.push(format!("{} (this node: {e})", node.id()));
+        tracing::warn!(error = %e, "cannot apply the subscription change on this node");
     }
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
