@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
-use crate::common_http::{Ports, eventually, pylon_bin};
+use crate::common_http::{Ports, pylon_bin};
 
 pub const TOKEN: &str = "pyl_test-admin-token-0123456789abcdefghijklmnop";
 
@@ -113,13 +113,20 @@ impl Node {
         );
     }
 
+    /// Waits (up to 15 s) for `/readyz`; gives up at once if the process exits.
     pub async fn wait_ready(&mut self) -> bool {
         let url = self.ports.admin_url("/readyz");
-        let ready = eventually(Duration::from_secs(15), || async {
-            matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK)
-        })
-        .await;
-        ready && matches!(self.child.try_wait(), Ok(None))
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false;
+            }
+            if matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK) {
+                return matches!(self.child.try_wait(), Ok(None));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
     }
 
     /// Kills the process (SIGKILL) without restarting it.
