@@ -73,13 +73,20 @@ impl PgStore {
                 .bind(schema)
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query(
+            let created = sqlx::query(
                 "DO $$ BEGIN \
                  EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', current_setting('pylon.schema')); \
                  END $$",
             )
             .execute(&mut *conn)
-            .await?;
+            .await;
+            match created {
+                // Nodes starting together can race on IF NOT EXISTS; the loser's schema exists.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+                other => {
+                    other?;
+                }
+            }
         }
         MIGRATOR.run(&self.pool).await?;
         Ok(())

@@ -147,17 +147,63 @@ async fn postgres_lazy_store_prepares_once_reachable() {
     up.prepare().await.unwrap();
     assert!(up.nodes().list_nodes().await.unwrap().is_empty());
     up.close().await;
-    // Drop the schema through a regular test context on the same name.
+    drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn postgres_nodes_preparing_one_new_schema_together_all_succeed() {
+    let schema = format!("pylon_test_{}", uuid::Uuid::new_v4().simple());
+    let options = pylon_store::StoreOptions {
+        postgres_schema: Some(schema.clone()),
+        ..Default::default()
+    };
+    let stores: Vec<_> = (0..3)
+        .map(|_| pylon_store::Store::open_lazy(&harness::postgres_url(), &options).unwrap())
+        .collect();
+    let results = futures_join(
+        stores
+            .iter()
+            .cloned()
+            .map(|s| async move { s.prepare().await }),
+    )
+    .await;
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert!(stores[2].nodes().list_nodes().await.unwrap().is_empty());
+    for s in &stores {
+        s.close().await;
+    }
+    drop_schema(&schema).await;
+}
+
+/// Runs the futures concurrently (no extra dependency for a join).
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+async fn drop_schema(schema: &str) {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&harness::postgres_url())
         .await
         .unwrap();
     sqlx::query("SELECT set_config('pylon.schema', $1, false)")
-        .bind(&schema)
+        .bind(schema)
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("DO $$ BEGIN EXECUTE format('DROP SCHEMA %I CASCADE', current_setting('pylon.schema')); END $$")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "DO $$ BEGIN EXECUTE format('DROP SCHEMA %I CASCADE', current_setting('pylon.schema')); END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
 }
