@@ -308,6 +308,30 @@ async fn subscription_lifecycle_enforcement_and_audit_on_sqlite() {
         let (_, nodes) = admin(&node, Method::GET, "/api/v1/nodes", None).await;
         assert_eq!(nodes["items"].as_array().map(Vec::len), Some(1), "{nodes}");
         assert_eq!(nodes["items"][0]["this_node"], true);
+        let s = node
+            .call(Method::GET, "/api/v1/nodes", None, None, None)
+            .await
+            .0;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+        // The OpenAPI document describes these endpoints.
+        let (_, doc) = admin(&node, Method::GET, "/api/v1/openapi.json", None).await;
+        for (path, method) in [
+            ("/api/v1/nodes", "get"),
+            ("/api/v1/services/{name}/subscriptions", "post"),
+            ("/api/v1/services/{name}/subscriptions", "get"),
+            ("/api/v1/consumers/{name}/subscriptions", "get"),
+            ("/api/v1/subscriptions/{id}", "get"),
+            ("/api/v1/subscriptions/{id}", "delete"),
+            ("/api/v1/subscriptions/{id}/approve", "post"),
+            ("/api/v1/subscriptions/{id}/reject", "post"),
+            ("/api/v1/subscriptions/{id}/revoke", "post"),
+        ] {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing"
+            );
+        }
     })
     .await;
 }
