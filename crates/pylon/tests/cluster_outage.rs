@@ -11,7 +11,8 @@ mod common_http;
 use std::time::Duration;
 
 use common_cluster::{
-    PgProxy, Schema, body_of, fast_cluster, probe_route, publish, serves_within, start_nodes,
+    APP1_KEY, APP2_KEY, PgProxy, Schema, admin, body_of, fast_cluster, get_with_key, publish,
+    serves_within, start_nodes, with_subscriptions,
 };
 use common_http::{bounded, eventually};
 use serde_json::json;
@@ -25,8 +26,9 @@ async fn nodes_serve_through_a_store_outage_and_catch_up() {
         let proxy = PgProxy::start().await;
         let mut nodes = start_nodes(3, &proxy.url(), &schema).await;
         let v1 = publish(&nodes[0], |doc| {
+            with_subscriptions(doc);
             doc["cluster"] = fast_cluster(json!({}));
-            doc["routes"] = json!([probe_route("before")]);
+            doc["routes"][0]["respond"]["body"] = json!("before");
         })
         .await;
         for node in &nodes {
@@ -38,8 +40,31 @@ async fn nodes_serve_through_a_store_outage_and_catch_up() {
                 node.stderr()
             );
         }
-        // Each node cached the version it activated.
+        // app1 may use `maps` (automatic approval), app2 may not.
+        let (s, sub) = admin(
+            &nodes[0],
+            reqwest::Method::POST,
+            "/api/v1/services/maps/subscriptions",
+            Some(json!({"consumer": "app1"})),
+        )
+        .await;
+        assert!(s.is_success(), "{sub}");
+        let generation = sub["propagation"]["generation"].clone();
+        // Each node cached the version it activated and the subscriptions it applied.
         for node in &nodes {
+            let subs = node.data_dir().join("cluster-cache/subscriptions.json");
+            let cached = eventually(Duration::from_secs(5), || async {
+                std::fs::read(&subs)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .is_some_and(|c| c["generation"] == generation)
+            })
+            .await;
+            assert!(
+                cached,
+                "{} has no cache of generation {generation}",
+                subs.display()
+            );
             let path = node.data_dir().join("cluster-cache/config.json");
             let cached = eventually(Duration::from_secs(5), || async {
                 std::fs::read(&path)
@@ -76,6 +101,9 @@ async fn nodes_serve_through_a_store_outage_and_catch_up() {
                 .stderr()
                 .contains("starting on the cached last good config")
         );
+        // ... and enforces the cached subscriptions.
+        assert_eq!(get_with_key(&nodes[1], "/maps", APP1_KEY).await.0, 200);
+        assert_eq!(get_with_key(&nodes[1], "/maps", APP2_KEY).await.0, 403);
 
         proxy.restore();
         // Publish once node-1's pool reconnects (its first queries after the cut may fail).
@@ -85,7 +113,7 @@ async fn nodes_serve_through_a_store_outage_and_catch_up() {
             if s.is_success() {
                 published = Some(
                     publish(&nodes[0], |doc| {
-                        doc["routes"] = json!([probe_route("after")]);
+                        doc["routes"][0]["respond"]["body"] = json!("after");
                     })
                     .await,
                 );
