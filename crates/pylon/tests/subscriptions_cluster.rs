@@ -244,6 +244,37 @@ async fn changes_apply_on_every_node_before_the_call_returns() {
             started.elapsed()
         );
         assert_eq!(get_with_key(&nodes[0], "/maps", APP1_KEY).await.0, 200);
+
+        // Once its heartbeat is older than node_stale_after (5s) it is marked stale and no
+        // longer waited for.
+        let stale = eventually(Duration::from_secs(15), || async {
+            let (_, view) = admin(&nodes[0], Method::GET, "/api/v1/nodes", None).await;
+            view["items"].as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|n| n["id"] == "node-2" && n["stale"] == true)
+                    && items
+                        .iter()
+                        .any(|n| n["id"] == "node-1" && n["stale"] == false)
+            })
+        })
+        .await;
+        assert!(
+            stale,
+            "{:#}",
+            admin(&nodes[0], Method::GET, "/api/v1/nodes", None).await.1
+        );
+        let late_id = id_of(&late);
+        let (s, gone) = admin(
+            &nodes[0],
+            Method::DELETE,
+            &format!("/api/v1/subscriptions/{late_id}"),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(gone["propagation"]["complete"], true, "{gone}");
+        assert_eq!(gone["propagation"]["applied"], json!(["node-1"]), "{gone}");
     })
     .await;
 }
