@@ -178,9 +178,9 @@ async fn postgres_nodes_preparing_one_new_schema_together_all_succeed() {
 }
 
 /// Runs the futures concurrently (no extra dependency for a join).
-async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futs.map(tokio::spawn).collect();
