@@ -192,6 +192,7 @@ pub async fn put_draft(
 async fn activate_then_record<F, Fut>(
     st: &AdminState,
     config: Config,
+    document: &Value,
     record: F,
 ) -> ApiResult<VersionInfo>
 where
@@ -205,6 +206,10 @@ where
     match record().await {
         Ok(info) => {
             *running = config;
+            if let Some(node) = &st.node {
+                node.activated(info.number);
+                node.cache_config(info.number, document).await;
+            }
             Ok(info)
         }
         Err(e) => {
@@ -246,6 +251,7 @@ pub async fn publish(
             .map_err(|e| AdminError::BadRequest(format!("the body is not valid: {e}")))?
     };
     let draft = st.store.config().get_draft().await?;
+    let config = st.prepare(&draft.document)?;
     let before = st.store.config().active_version().await?;
     let empty = Value::Object(Default::default());
     may_release(
@@ -253,10 +259,9 @@ pub async fn publish(
         before.as_ref().map_or(&empty, |v| &v.document),
         &draft.document,
     )?;
-    let config = validate(&st, &draft.document)?;
     let store = st.store.clone();
     let (actor, message) = (caller.name.clone(), req.message);
-    let info = activate_then_record(&st, config, || async move {
+    let info = activate_then_record(&st, config, &draft.document, || async move {
         store
             .config()
             .publish(&actor, &message, Some(draft.version))
@@ -298,6 +303,7 @@ pub async fn rollback(
     }
     let Path(n) = n.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let target = st.store.config().get_version(n).await?;
+    let config = st.prepare(&target.document)?;
     let before = st.store.config().active_version().await?;
     let empty = Value::Object(Default::default());
     may_release(
@@ -305,10 +311,9 @@ pub async fn rollback(
         before.as_ref().map_or(&empty, |v| &v.document),
         &target.document,
     )?;
-    let config = validate(&st, &target.document)?;
     let store = st.store.clone();
     let actor = caller.name.clone();
-    let info = activate_then_record(&st, config, || async move {
+    let info = activate_then_record(&st, config, &target.document, || async move {
         store.config().activate(n, &actor).await
     })
     .await?;

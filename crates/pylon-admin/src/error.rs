@@ -83,6 +83,9 @@ impl AdminError {
             AdminError::Store(StoreError::MissingReference(_)) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
+            AdminError::Store(StoreError::InvalidTransition { .. }) => {
+                (StatusCode::CONFLICT, "invalid_transition")
+            }
             AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
             AdminError::CacheBackend(_) => (StatusCode::BAD_GATEWAY, "cache_backend_error"),
         }

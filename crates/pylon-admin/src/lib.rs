@@ -23,6 +23,7 @@ use tokio::sync::Mutex;
 mod audit_api;
 mod auth;
 mod cache_api;
+pub mod cluster;
 pub mod collections;
 mod config_api;
 mod draft;
@@ -30,6 +31,7 @@ mod error;
 mod openapi;
 mod openapi_collections;
 mod session_api;
+mod subscriptions;
 mod teams_api;
 mod tenants_api;
 mod users_api;
@@ -42,6 +44,10 @@ pub use pylon_config::envelope::MasterKey;
 
 /// Activates a validated config on this node; the error is a human-readable reason.
 pub type Activator = Arc<dyn Fn(Config) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// Applies this machine's overrides (data dir, listen addresses from env) to a config
+/// taken from the store before it is activated here.
+pub type Localize = Arc<dyn Fn(&mut Config) + Send + Sync>;
 
 /// What the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -59,6 +65,11 @@ pub struct AdminState {
     pub(crate) master_key: Option<Arc<MasterKey>>,
     /// Failed console logins, for the lockout.
     pub(crate) logins: Arc<session_api::LoginGuard>,
+    /// Cluster: this node's identity and status, followed by its agent.
+    pub(crate) node: Option<Arc<cluster::Node>>,
+    pub(crate) localize: Option<Localize>,
+    /// Webhook delivery slots (bounded background deliveries).
+    pub(crate) webhook_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AdminState {
@@ -78,6 +89,9 @@ impl AdminState {
             gateway: None,
             master_key: pylon_config::envelope::installed().cloned().map(Arc::new),
             logins: Arc::default(),
+            node: None,
+            localize: None,
+            webhook_slots: subscriptions::webhook::slots(),
         }
     }
 
@@ -85,6 +99,36 @@ impl AdminState {
     pub fn with_master_key(mut self, key: Option<MasterKey>) -> Self {
         self.master_key = key.map(Arc::new);
         self
+    }
+
+    /// Cluster mode: this node's identity and status (see [`cluster::agent::spawn`]).
+    pub fn with_node(mut self, node: Arc<cluster::Node>) -> Self {
+        self.node = Some(node);
+        self
+    }
+
+    /// The machine-level overrides applied to every store version before activation.
+    pub fn with_localize(mut self, localize: Localize) -> Self {
+        self.localize = Some(localize);
+        self
+    }
+
+    /// The config this node serves right now (the gateway's, reloads included; without a
+    /// gateway view, the last one activated through this API).
+    pub(crate) async fn current_config(&self) -> Arc<Config> {
+        match &self.gateway {
+            Some(g) => (g.current)(),
+            None => Arc::new(self.running.lock().await.clone()),
+        }
+    }
+
+    /// Validates a stored document and applies this machine's overrides.
+    pub(crate) fn prepare(&self, doc: &serde_json::Value) -> Result<Config, AdminError> {
+        let mut cfg = config_api::validate(self, doc)?;
+        if let Some(localize) = &self.localize {
+            localize(&mut cfg);
+        }
+        Ok(cfg)
     }
 
     /// Enable the cache purge endpoints on the gateway's policy state;
@@ -173,6 +217,33 @@ pub fn router(state: AdminState) -> Router {
         .route("/audit", get(audit_api::query))
         .route("/cache/global", delete(cache_api::purge_global))
         .route("/cache/{kind}/{name}", delete(cache_api::purge_scope))
+        // --- cluster and subscriptions (issue 6, cluster half) ---
+        .route("/nodes", get(cluster::nodes_api::list))
+        .route(
+            "/services/{name}/subscriptions",
+            get(subscriptions::api::list_for_service).post(subscriptions::api::subscribe),
+        )
+        .route(
+            "/consumers/{name}/subscriptions",
+            get(subscriptions::api::list_for_consumer),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::api::get_one).delete(subscriptions::api::unsubscribe),
+        )
+        .route(
+            "/subscriptions/{id}/approve",
+            post(subscriptions::api::approve),
+        )
+        .route(
+            "/subscriptions/{id}/reject",
+            post(subscriptions::api::reject),
+        )
+        .route(
+            "/subscriptions/{id}/revoke",
+            post(subscriptions::api::revoke),
+        )
+        // --- end cluster and subscriptions ---
         .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .with_state(state)

@@ -35,6 +35,35 @@ impl Modify for Bearer {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        standard_errors(api);
+    }
+}
+
+/// Every `/api/v1` operation can answer 401 (no or bad token), 403 (role) and 400
+/// (malformed parameters or body): add them where an operation's own annotation
+/// does not say more, so the document matches what the API really does.
+fn standard_errors(api: &mut utoipa::openapi::OpenApi) {
+    let common = error_responses(&[
+        ("400", "malformed parameters or body"),
+        ("401", "no or bad token"),
+        ("403", "the role does not allow it"),
+    ]);
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (code, resp) in &common {
+                op.responses
+                    .responses
+                    .entry(code.clone())
+                    .or_insert_with(|| resp.clone());
+            }
+        }
     }
 }
 
@@ -79,9 +108,21 @@ impl Modify for Bearer {
         crate::session_api::login,
         crate::session_api::logout,
         crate::session_api::whoami,
+        crate::cluster::nodes_api::list,
+        crate::subscriptions::api::subscribe,
+        crate::subscriptions::api::list_for_service,
+        crate::subscriptions::api::list_for_consumer,
+        crate::subscriptions::api::get_one,
+        crate::subscriptions::api::approve,
+        crate::subscriptions::api::reject,
+        crate::subscriptions::api::revoke,
+        crate::subscriptions::api::unsubscribe,
         serve,
     ),
-    components(schemas(ErrorBody, ErrorInner, crate::error::Detail)),
+    components(schemas(ErrorBody, ErrorInner, crate::error::Detail,
+        crate::cluster::nodes_api::NodeList, crate::cluster::nodes_api::NodeView,
+        crate::subscriptions::api::SubscribeRequest, crate::subscriptions::api::DecisionRequest,
+        crate::subscriptions::api::SubscriptionChange, crate::subscriptions::propagate::Propagation)),
     modifiers(&Bearer, &Collections)
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ mod error;
 mod load;
 pub mod model;
 mod model_ai;
+mod model_cluster;
 mod model_policy;
 mod model_route;
 pub mod sealing;
@@ -15,6 +16,7 @@ mod secret;
 mod target;
 mod validate;
 mod validate_ai;
+mod validate_cluster;
 mod validate_policy;
 
 pub use error::{ConfigError, ConfigIssue};

@@ -23,6 +23,8 @@ const SECTIONS: &[&str] = &[
     "consumer_groups",
     "ai",
     "certificates",
+    "cluster",
+    "webhooks",
 ];
 
 /// Checks beyond this crate's own (the policy registry's), run on the parsed model.
@@ -214,6 +216,14 @@ fn parse_sections(
     let (certs, at) = list(root.remove("certificates"), "certificates", &mut issues);
     config.certificates = certs;
     positions.sections.push(("certificates", at));
+    if let Some(cluster) = root.remove("cluster")
+        && let Some(v) = typed(cluster, "cluster", &mut issues)
+    {
+        config.cluster = v;
+    }
+    let (webhooks, at) = list(root.remove("webhooks"), "webhooks", &mut issues);
+    config.webhooks = webhooks;
+    positions.sections.push(("webhooks", at));
     (config, issues, positions)
 }
 

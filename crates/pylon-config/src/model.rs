@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::model_ai::*;
+pub use crate::model_cluster::*;
 pub use crate::model_policy::*;
 pub use crate::model_route::*;
 
@@ -40,6 +41,12 @@ pub struct Config {
     /// TLS certificates kept in the config (PEM text), used by listeners that name them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<TlsCertificate>,
+    /// Settings shared by the nodes of a cluster (Redis, heartbeats, polling).
+    #[serde(default, skip_serializing_if = "ClusterConfig::is_default")]
+    pub cluster: ClusterConfig,
+    /// URLs notified of events (subscription requests and decisions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// Process-wide settings.

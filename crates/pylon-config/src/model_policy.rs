@@ -177,6 +177,13 @@ pub struct ServiceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docs: Option<ServiceDocs>,
     // -- End of the control-plane fields.
+    /// Subscription rules: whether consumers need an approved subscription, and how
+    /// requests for one are approved.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::model_cluster::SubscriptionSettings::is_default"
+    )]
+    pub subscription: crate::model_cluster::SubscriptionSettings,
 }
 
 /// A service's lifecycle state. The admin API allows draft → published,

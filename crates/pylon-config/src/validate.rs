@@ -18,6 +18,8 @@ pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
     v.identity(cfg);
     v.ai(cfg);
     v.tenants(cfg);
+    v.cluster(&cfg.cluster);
+    v.webhooks(&cfg.webhooks);
     if v.issues.is_empty() {
         Ok(())
     } else {

@@ -283,11 +283,13 @@ impl ChainSet {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let slots = build_list(
-                    &s.policies,
-                    &format!("services[{i}].policies"),
-                    &format!("service:{}", s.name),
-                );
+                let scope = format!("service:{}", s.name);
+                let mut slots = build_list(&s.policies, &format!("services[{i}].policies"), &scope);
+                if s.subscription.required
+                    && !slots.iter().any(|x| x.policy.kind() == "subscription")
+                {
+                    slots.extend(implied_subscription(cfg, shared, &consumers, &scope));
+                }
                 (s.name.as_str(), slots)
             })
             .collect();
@@ -380,6 +382,28 @@ impl ChainSet {
     pub fn route(&self, index: usize) -> Option<&Arc<Chain>> {
         self.chains.get(index)
     }
+}
+
+/// The `subscription` policy a service with `subscription: {required: true}` gets.
+fn implied_subscription(
+    cfg: &Config,
+    shared: &Arc<Shared>,
+    consumers: &Arc<Consumers>,
+    scope: &str,
+) -> Option<Slot> {
+    let env = BuildEnv {
+        consumers,
+        shared,
+        scope,
+        config: cfg,
+    };
+    let implied = PolicyConfig {
+        name: "subscription".into(),
+        enabled: true,
+        priority: None,
+        config: serde_json::json!({}),
+    };
+    build_one(&implied, &env).ok()
 }
 
 fn build_one(p: &PolicyConfig, env: &BuildEnv<'_>) -> Result<Slot, PolicyError> {

@@ -18,6 +18,7 @@ mod context;
 mod error;
 mod identity;
 mod ipset;
+pub mod outbound;
 pub mod policies;
 mod policy;
 pub mod registry;

@@ -54,6 +54,7 @@ pub static REGISTRY: &[Entry] = &[
     entry("key-auth", 1250, policies::key_auth::build),
     entry("basic-auth", 1100, policies::basic_auth::build),
     entry("acl", 950, policies::acl::build),
+    entry("subscription", 940, policies::subscription::build),
     entry("rate-limit", 910, policies::rate_limit::build),
     entry("concurrency-limit", 905, policies::concurrency_limit::build),
     entry("adaptive-throttle", 900, policies::adaptive_throttle::build),

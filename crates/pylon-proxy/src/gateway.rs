@@ -57,6 +57,17 @@ impl Gateway {
         call_log: CallLog,
     ) -> Result<Arc<Gateway>, GatewayError> {
         let shared = Shared::with_metrics(metrics.clone());
+        Self::start_with_shared(config, metrics, call_log, shared).await
+    }
+
+    /// [`Gateway::start`] with policy state prepared by the caller (for example the
+    /// subscription set, filled before the first request is served).
+    pub async fn start_with_shared(
+        config: Config,
+        metrics: Metrics,
+        call_log: CallLog,
+        shared: Arc<Shared>,
+    ) -> Result<Arc<Gateway>, GatewayError> {
         let ai_shared = pylon_ai::AiShared::new();
         let snapshot = Snapshot::compile(config, None, &shared, &ai_shared)?;
         let mut bound = Vec::new();

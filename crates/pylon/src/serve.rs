@@ -82,15 +82,28 @@ async fn serve(config: Config, path: Option<PathBuf>, control: Option<Control>) 
         None => None,
     };
     let watch_file = config.server.watch_config;
-    let gw = Gateway::start(config, metrics, call_log).await?;
+    // The subscription set is in place before the first request is served.
+    let shared = pylon_policy::Shared::with_metrics(metrics.clone());
+    if let Some(set) = control.as_ref().and_then(|c| c.subscriptions.as_ref()) {
+        pylon_policy::policies::subscription::SubscriptionSet::of(&shared)
+            .replace(set.generation, &set.pairs);
+    }
+    let gw = Gateway::start_with_shared(config, metrics, call_log, shared).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let admin_state = match &control {
+        Some(c) => Some(control::admin_state(c, &gw)?),
+        None => None,
+    };
+    let agent = admin_state
+        .clone()
+        .and_then(|st| pylon_admin::cluster::agent::spawn(st, stop_rx.clone()));
     let admin_task = admin_listener.map(|l| {
         if let Ok(a) = l.local_addr() {
             info!(addr = %a, "admin listener ready");
         }
         let mut router = pylon_proxy::ops::router(gw.clone());
-        if let Some(c) = &control {
-            router = router.nest("/api/v1", control::router(c, &gw));
+        if let Some(st) = &admin_state {
+            router = router.nest("/api/v1", pylon_admin::router(st.clone()));
         }
         tokio::spawn(pylon_proxy::ops::serve(l, router, stop_rx))
     });
@@ -122,6 +135,13 @@ async fn serve(config: Config, path: Option<PathBuf>, control: Option<Control>) 
     let _ = stop_tx.send(true);
     if let Some(t) = admin_task {
         let _ = t.await;
+    }
+    if let Some(a) = agent
+        && tokio::time::timeout(std::time::Duration::from_secs(5), a)
+            .await
+            .is_err()
+    {
+        warn!("the cluster agent did not stop within 5s");
     }
     if let Err(e) = call_log_worker.shutdown().await {
         error!(error = %e, "access log did not flush cleanly");

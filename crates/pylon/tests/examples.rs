@@ -20,6 +20,7 @@ fn every_example_validates() {
             .arg("validate")
             .arg(&path)
             .env("API_KEY_ACME", "acme-key-0001")
+            .env("PYLON_WEBHOOK_SECRET", "example-webhook-secret")
             .output()
             .expect("run validate");
         assert!(

@@ -1,5 +1,5 @@
 //! The HTTP(S) client for calls a policy makes itself (JWKS, token
-//! introspection): hyper-util's pooled client over hyper-rustls, the same
+//! introspection, and the control plane's webhooks): hyper-util's pooled client over hyper-rustls, the same
 //! stack (ring, system trust roots) the proxy uses, built on first use and
 //! shared by the process. Every call has a deadline and a body-size limit.
 

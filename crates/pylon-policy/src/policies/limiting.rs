@@ -134,13 +134,21 @@ impl Backend {
     }
 
     /// The process's backend of this kind (one per Redis URL), created on
-    /// first use and kept across reloads. Builds no connection.
+    /// first use and kept across reloads. Builds no connection. Without a
+    /// `backend`, a cluster (`cluster.redis_url`) uses Redis, a single node `local`.
     pub fn get(
         env: &BuildEnv<'_>,
-        kind: BackendKind,
+        kind: Option<BackendKind>,
         redis_url: Option<&str>,
         redis_timeout: Duration,
     ) -> Result<Arc<Self>, PolicyError> {
+        // In a cluster (`cluster.redis_url` set) counters are shared by default.
+        let cluster = env.config.cluster.redis_url.as_deref();
+        let kind = kind.unwrap_or(if cluster.is_some() {
+            BackendKind::Redis
+        } else {
+            BackendKind::Local
+        });
         match (kind, redis_url) {
             (BackendKind::Local, Some(_)) => Err(PolicyError::config(
                 "redis_url",
@@ -150,7 +158,7 @@ impl Backend {
                 Backend::new(Arc::new(LocalCounters::new()))
             })),
             (BackendKind::Redis, url) => {
-                let url = url.unwrap_or(DEFAULT_REDIS_URL);
+                let url = url.or(cluster).unwrap_or(DEFAULT_REDIS_URL);
                 if redis_timeout.is_zero() {
                     return Err(PolicyError::config("redis_timeout", "must be above zero"));
                 }
@@ -204,4 +212,48 @@ impl Backend {
 /// Whole seconds, rounded up (for `Retry-After` and `RateLimit-Reset`).
 pub fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Backend;
+    use crate::Shared;
+    use crate::testing::{chain_with, config};
+
+    /// Which counter backends the shared state holds after building `policy`.
+    fn backends_after(policy: serde_json::Value, extra: serde_json::Value) -> (bool, bool) {
+        let shared = Shared::new();
+        chain_with(&config(json!([policy]), extra), &shared);
+        let has = |key: &str| {
+            let found = std::cell::Cell::new(true);
+            shared.get_or_init::<Backend>(key, || {
+                found.set(false);
+                Backend::new(std::sync::Arc::new(
+                    pylon_store::counters::LocalCounters::new(),
+                ))
+            });
+            found.get()
+        };
+        (
+            has("counters:local"),
+            has("counters:redis:redis://10.9.9.9:6379:500"),
+        )
+    }
+
+    #[test]
+    fn a_cluster_redis_url_makes_redis_the_default_backend() {
+        let limit =
+            json!({"name": "rate-limit", "config": {"limits": [{"limit": 5, "per": "minute"}]}});
+        let cluster = json!({"cluster": {"redis_url": "redis://10.9.9.9:6379"}});
+        assert_eq!(
+            backends_after(limit.clone(), cluster.clone()),
+            (false, true)
+        );
+        assert_eq!(backends_after(limit, json!({})), (true, false));
+        // An explicit `backend: local` stays local in a cluster.
+        let local = json!({"name": "rate-limit", "config": {"backend": "local", "limits": [{"limit": 5, "per": "minute"}]}});
+        assert_eq!(backends_after(local, cluster), (true, false));
+    }
 }

@@ -20,5 +20,6 @@ pub mod real_ip;
 pub mod request_transformer;
 pub mod request_validator;
 pub mod response_transformer;
+pub mod subscription;
 pub mod threat_protection;
 pub mod xml_json;

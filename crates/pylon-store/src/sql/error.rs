@@ -19,6 +19,13 @@ pub enum StoreError {
     /// A referenced object (tenant, user, team) does not exist.
     #[error("a referenced object does not exist: {0}")]
     MissingReference(String),
+    /// A subscription cannot move to the wanted state from the one it is in (HTTP 409).
+    #[error("subscription {id:?} is {current}; it cannot become {wanted}")]
+    InvalidTransition {
+        id: String,
+        current: String,
+        wanted: String,
+    },
     /// The input breaks a rule the store enforces (identifier syntax, empty name, ...).
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -9,12 +9,15 @@ use std::time::Duration;
 mod diff;
 mod error;
 mod model;
+mod model_cluster;
 mod postgres;
 mod rows;
+mod rows_cluster;
 mod shared;
 mod sqlite;
 mod token;
 mod traits;
+mod traits_cluster;
 
 pub use diff::{DiffKind, DiffOp, json_diff};
 pub use error::{Result, StoreError};
@@ -23,9 +26,14 @@ pub use model::{
     ConfigVersion, Draft, MAX_PER_PAGE, NewAuditEntry, NewToken, Page, Role, Team, Tenant,
     TenantRole, TokenInfo, VersionInfo,
 };
-pub use postgres::CONFIG_CHANNEL;
+pub use model_cluster::{
+    ApprovedSet, Changed, NodeHealth, NodeHeartbeat, NodeRecord, Subscription, SubscriptionFilter,
+    SubscriptionState,
+};
+pub use postgres::{CONFIG_CHANNEL, SUBSCRIPTIONS_CHANNEL};
 pub use token::{MIN_IMPORTED_TOKEN_LEN, TOKEN_PREFIX};
 pub use traits::{AdminAccess, AdminAuth, AuditLog, ConfigStore, DocumentRewrite, Tenants};
+pub use traits_cluster::{ClusterNodes, Subscriptions};
 
 /// The embedded default: one SQLite file under `./pylon-data`, created if missing.
 pub const DEFAULT_URL: &str = "sqlite://./pylon-data/pylon.db?mode=rwc";
@@ -78,6 +86,10 @@ pub struct Store {
     auth: Arc<dyn AdminAuth>,
     access: Arc<dyn AdminAccess>,
     tenants: Arc<dyn Tenants>,
+    nodes: Arc<dyn ClusterNodes>,
+    subscriptions: Arc<dyn Subscriptions>,
+    /// The PostgreSQL backend itself, for [`Store::prepare`].
+    pg: Option<Arc<postgres::PgStore>>,
 }
 
 impl fmt::Debug for Store {
@@ -106,23 +118,65 @@ impl Store {
                 audit: store.clone(),
                 auth: store.clone(),
                 access: store.clone(),
-                tenants: store,
+                tenants: store.clone(),
+                nodes: store.clone(),
+                subscriptions: store,
+                pg: None,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let store = Arc::new(postgres::PgStore::connect(url, options).await?);
-            Ok(Store {
-                pool: Pool::Postgres(store.pool.clone()),
-                config: store.clone(),
-                audit: store.clone(),
-                auth: store.clone(),
-                access: store.clone(),
-                tenants: store,
-            })
+            let store = postgres::PgStore::connect(url, options).await?;
+            Ok(Store::postgres(Arc::new(store)))
         } else {
             Err(StoreError::Config(
                 "the store URL must start with sqlite: or postgres://".into(),
             ))
         }
+    }
+
+    /// PostgreSQL only: builds the store without connecting, for a node that must start
+    /// while the database is unreachable. Queries fail until it is back; call
+    /// [`Store::prepare`] (which migrates) once it answers.
+    pub fn open_lazy(url: &str, options: &StoreOptions) -> Result<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let store = postgres::PgStore::connect_lazy(url, options)?;
+            Ok(Store::postgres(Arc::new(store)))
+        } else {
+            Err(StoreError::Config(
+                "only a postgres:// store can be opened before it is reachable".into(),
+            ))
+        }
+    }
+
+    /// Creates the schema if configured and applies pending migrations (what `open` does
+    /// after connecting); for a store from [`Store::open_lazy`].
+    pub async fn prepare(&self) -> Result<()> {
+        match (&self.pool, &self.pg) {
+            (Pool::Postgres(_), Some(pg)) => pg.prepare().await,
+            (Pool::Sqlite(p), _) => Ok(sqlite::MIGRATOR.run(p).await?),
+            (Pool::Postgres(_), None) => Err(StoreError::Config("no PostgreSQL backend".into())),
+        }
+    }
+
+    fn postgres(store: Arc<postgres::PgStore>) -> Store {
+        Store {
+            pool: Pool::Postgres(store.pool.clone()),
+            config: store.clone(),
+            audit: store.clone(),
+            auth: store.clone(),
+            access: store.clone(),
+            tenants: store.clone(),
+            nodes: store.clone(),
+            subscriptions: store.clone(),
+            pg: Some(store),
+        }
+    }
+
+    pub fn nodes(&self) -> &Arc<dyn ClusterNodes> {
+        &self.nodes
+    }
+
+    pub fn subscriptions(&self) -> &Arc<dyn Subscriptions> {
+        &self.subscriptions
     }
 
     pub fn backend(&self) -> Backend {

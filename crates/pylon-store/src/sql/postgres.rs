@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Connection as _, PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::StoreOptions;
 use super::error::{Result, StoreError};
@@ -17,9 +17,14 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// The `LISTEN` channel on which every activation announces its version number (as text).
 pub const CONFIG_CHANNEL: &str = "pylon_config_activated";
 
+/// The `LISTEN` channel on which every subscription change announces the new
+/// subscription generation (as text).
+pub const SUBSCRIPTIONS_CHANNEL: &str = "pylon_subscriptions_changed";
+
 /// All aggregates on one PostgreSQL pool.
 pub(crate) struct PgStore {
     pub(crate) pool: PgPool,
+    schema: Option<String>,
 }
 
 /// A schema name Pylon accepts: lowercase ASCII identifier, so it needs no quoting in
@@ -40,35 +45,58 @@ fn check_schema(name: &str) -> Result<()> {
 }
 
 impl PgStore {
-    /// Connects, creates the schema from `opts` if given, and migrates.
-    pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
+    /// Builds the pool without connecting: the first query (or [`PgStore::prepare`])
+    /// connects, and the pool reconnects by itself after the server comes back.
+    pub(crate) fn connect_lazy(url: &str, opts: &StoreOptions) -> Result<Self> {
         let mut options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
         if let Some(schema) = &opts.postgres_schema {
             check_schema(schema)?;
-            let mut conn = PgConnection::connect_with(&options).await?;
-            // The name goes in as a bound value; the server quotes it with %I.
-            sqlx::query("SELECT set_config('pylon.schema', $1, false)")
-                .bind(schema)
-                .execute(&mut conn)
-                .await?;
-            sqlx::query(
-                "DO $$ BEGIN \
-                 EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', current_setting('pylon.schema')); \
-                 END $$",
-            )
-            .execute(&mut conn)
-            .await?;
-            conn.close().await?;
             options = options.options([("search_path", schema.as_str())]);
         }
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+            .connect_lazy_with(options);
+        Ok(PgStore {
+            pool,
+            schema: opts.postgres_schema.clone(),
+        })
+    }
+
+    /// Creates the schema from the options if given, and migrates.
+    pub(crate) async fn prepare(&self) -> Result<()> {
+        if let Some(schema) = &self.schema {
+            let mut conn = self.pool.acquire().await?;
+            // The name goes in as a bound value; the server quotes it with %I.
+            sqlx::query("SELECT set_config('pylon.schema', $1, false)")
+                .bind(schema)
+                .execute(&mut *conn)
+                .await?;
+            let created = sqlx::query(
+                "DO $$ BEGIN \
+                 EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', current_setting('pylon.schema')); \
+                 END $$",
+            )
+            .execute(&mut *conn)
+            .await;
+            match created {
+                // Nodes starting together can race on IF NOT EXISTS; the loser's schema exists.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Connects, creates the schema from `opts` if given, and migrates.
+    pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
+        let store = Self::connect_lazy(url, opts)?;
+        store.prepare().await?;
+        Ok(store)
     }
 
     /// Starts a transaction (READ COMMITTED); writers serialize on the rows they update.
@@ -95,8 +123,28 @@ impl PgStore {
     }
 }
 
+/// Queues the subscription-change notification, delivered on commit.
+impl PgStore {
+    pub(crate) async fn after_subscriptions_changed(
+        conn: &mut PgConnection,
+        generation: i64,
+    ) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(SUBSCRIPTIONS_CHANNEL)
+            .bind(generation.to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
 super::shared::config::impl_config_store!(crate::sql::postgres::PgStore, sqlx::PgConnection);
 super::shared::audit::impl_audit_log!(crate::sql::postgres::PgStore);
 super::shared::auth::impl_admin_auth!(crate::sql::postgres::PgStore, sqlx::PgConnection);
 super::shared::tenants::impl_tenants!(crate::sql::postgres::PgStore, sqlx::PgConnection);
 super::shared::access::impl_admin_access!(crate::sql::postgres::PgStore, sqlx::PgConnection);
+super::shared::cluster::impl_cluster_nodes!(crate::sql::postgres::PgStore);
+super::shared::subscriptions::impl_subscriptions!(
+    crate::sql::postgres::PgStore,
+    sqlx::PgConnection
+);

@@ -68,6 +68,14 @@ impl SqliteStore {
     pub(crate) async fn after_activate(_conn: &mut SqliteConnection, _number: i64) -> Result<()> {
         Ok(())
     }
+
+    /// SQLite has no notification: other observers poll the generation.
+    pub(crate) async fn after_subscriptions_changed(
+        _conn: &mut SqliteConnection,
+        _generation: i64,
+    ) -> Result<()> {
+        Ok(())
+    }
 }
 
 super::shared::config::impl_config_store!(crate::sql::sqlite::SqliteStore, sqlx::SqliteConnection);
@@ -75,3 +83,8 @@ super::shared::audit::impl_audit_log!(crate::sql::sqlite::SqliteStore);
 super::shared::auth::impl_admin_auth!(crate::sql::sqlite::SqliteStore, sqlx::SqliteConnection);
 super::shared::tenants::impl_tenants!(crate::sql::sqlite::SqliteStore, sqlx::SqliteConnection);
 super::shared::access::impl_admin_access!(crate::sql::sqlite::SqliteStore, sqlx::SqliteConnection);
+super::shared::cluster::impl_cluster_nodes!(crate::sql::sqlite::SqliteStore);
+super::shared::subscriptions::impl_subscriptions!(
+    crate::sql::sqlite::SqliteStore,
+    sqlx::SqliteConnection
+);

@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod auth;
+mod cluster;
 mod config;
 mod harness;
 mod tenants;
@@ -53,6 +54,9 @@ on_both_backends!(
     tenants::teams_crud_members_and_conflicts,
     access::passwords_sessions_and_grants,
     access::rewrite_documents_all_or_nothing,
+    cluster::nodes_heartbeat_ack_and_stop,
+    cluster::subscription_transitions,
+    cluster::approved_set_list_and_unsubscribe,
 );
 
 #[tokio::test]
@@ -101,4 +105,108 @@ async fn postgres_activation_sends_notify() {
     let note = note.expect("no notification within 5s").unwrap();
     assert_eq!(note.channel(), CONFIG_CHANNEL);
     assert!(note.payload().parse::<i64>().is_ok(), "{}", note.payload());
+}
+
+#[tokio::test]
+async fn postgres_subscription_change_sends_notify() {
+    use pylon_store::sql::{SUBSCRIPTIONS_CHANNEL, SubscriptionState};
+    let ctx = harness::Ctx::new(harness::Db::Postgres).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&harness::postgres_url())
+        .await
+        .unwrap();
+    listener.listen(SUBSCRIPTIONS_CHANNEL).await.unwrap();
+    let made = ctx
+        .store
+        .subscriptions()
+        .create_subscription("pay", "app", SubscriptionState::Pending, "alice")
+        .await;
+    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await;
+    ctx.cleanup().await;
+    made.unwrap();
+    let note = note.expect("no notification within 5s").unwrap();
+    assert!(note.payload().parse::<i64>().is_ok(), "{}", note.payload());
+}
+
+#[tokio::test]
+async fn postgres_lazy_store_prepares_once_reachable() {
+    let schema = format!("pylon_test_{}", uuid::Uuid::new_v4().simple());
+    let options = pylon_store::StoreOptions {
+        postgres_schema: Some(schema.clone()),
+        acquire_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    // Nothing listens on a bound-but-not-listening port: queries fail, nothing panics.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let down = pylon_store::Store::open_lazy(
+        &format!("postgres://postgres@127.0.0.1:{port}/test"),
+        &options,
+    )
+    .unwrap();
+    assert!(down.prepare().await.is_err());
+    assert!(down.nodes().list_nodes().await.is_err());
+    let up = pylon_store::Store::open_lazy(&harness::postgres_url(), &options).unwrap();
+    up.prepare().await.unwrap();
+    assert!(up.nodes().list_nodes().await.unwrap().is_empty());
+    up.close().await;
+    drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn postgres_nodes_preparing_one_new_schema_together_all_succeed() {
+    let schema = format!("pylon_test_{}", uuid::Uuid::new_v4().simple());
+    let options = pylon_store::StoreOptions {
+        postgres_schema: Some(schema.clone()),
+        ..Default::default()
+    };
+    let stores: Vec<_> = (0..3)
+        .map(|_| pylon_store::Store::open_lazy(&harness::postgres_url(), &options).unwrap())
+        .collect();
+    let results = futures_join(
+        stores
+            .iter()
+            .cloned()
+            .map(|s| async move { s.prepare().await }),
+    )
+    .await;
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert!(stores[2].nodes().list_nodes().await.unwrap().is_empty());
+    for s in &stores {
+        s.close().await;
+    }
+    drop_schema(&schema).await;
+}
+
+/// Runs the futures concurrently (no extra dependency for a join).
+async fn futures_join<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+async fn drop_schema(schema: &str) {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&harness::postgres_url())
+        .await
+        .unwrap();
+    sqlx::query("SELECT set_config('pylon.schema', $1, false)")
+        .bind(schema)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "DO $$ BEGIN EXECUTE format('DROP SCHEMA %I CASCADE', current_setting('pylon.schema')); END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
-use crate::common_http::{Ports, eventually, pylon_bin};
+use crate::common_http::{Ports, pylon_bin};
 
 pub const TOKEN: &str = "pyl_test-admin-token-0123456789abcdefghijklmnop";
 
@@ -17,6 +17,7 @@ pub struct Node {
     child: Child,
     dir: tempfile::TempDir,
     pub ports: Ports,
+    /// Extra environment (e.g. a PostgreSQL store), kept across restarts.
     env: Vec<(String, String)>,
 }
 
@@ -46,6 +47,9 @@ fn spawn(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     match token {
         Some(t) => cmd.env("PYLON_ADMIN_TOKEN", t),
         None => cmd.env_remove("PYLON_ADMIN_TOKEN"),
@@ -62,18 +66,21 @@ impl Node {
     /// Starts a node on fresh ports; retries with new ports (up to three times) if one
     /// was taken in between.
     pub async fn start(token: Option<&str>) -> Node {
-        Node::start_with(token, &[]).await
+        Node::start_with::<&str, &str>(token, &[]).await
     }
 
     /// [`Node::start`] with extra environment variables (e.g. `PYLON_MASTER_KEY`).
-    pub async fn start_with(token: Option<&str>, env: &[(&str, &str)]) -> Node {
+    pub async fn start_with<K: AsRef<str>, V: AsRef<str>>(
+        token: Option<&str>,
+        env: &[(K, V)],
+    ) -> Node {
         let env: Vec<(String, String)> = env
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
             .collect();
         let mut last = String::new();
         for _ in 0..3 {
-            match Node::try_start_env(token, env.clone()).await {
+            match Node::try_start_with(token, &env).await {
                 Ok(node) => return node,
                 Err(e) => last = e,
             }
@@ -82,21 +89,21 @@ impl Node {
     }
 
     pub async fn try_start(token: Option<&str>) -> Result<Node, String> {
-        Node::try_start_env(token, Vec::new()).await
+        Node::try_start_with(token, &[]).await
     }
 
-    async fn try_start_env(
+    pub async fn try_start_with(
         token: Option<&str>,
-        env: Vec<(String, String)>,
+        env: &[(String, String)],
     ) -> Result<Node, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = Ports::fresh().expect("ports");
-        let child = spawn(dir.path(), &ports, token, &env);
+        let child = spawn(dir.path(), &ports, token, env);
         let mut node = Node {
             child,
             dir,
             ports,
-            env,
+            env: env.to_vec(),
         };
         if node.wait_ready().await {
             Ok(node)
@@ -118,13 +125,30 @@ impl Node {
         );
     }
 
+    /// Waits (up to 15 s) for `/readyz`; gives up at once if the process exits.
     pub async fn wait_ready(&mut self) -> bool {
         let url = self.ports.admin_url("/readyz");
-        let ready = eventually(Duration::from_secs(15), || async {
-            matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK)
-        })
-        .await;
-        ready && matches!(self.child.try_wait(), Ok(None))
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false;
+            }
+            if matches!(reqwest::get(&url).await, Ok(r) if r.status() == StatusCode::OK) {
+                return matches!(self.child.try_wait(), Ok(None));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Kills the process (SIGKILL) without restarting it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
     }
 
     /// Restarts with other extra environment variables.

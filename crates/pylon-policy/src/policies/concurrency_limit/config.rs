@@ -19,8 +19,9 @@ pub struct ConcurrencyLimitConfig {
     /// Sent as `Retry-After` (whole seconds, rounded up) with a refusal.
     #[serde(with = "humantime_serde")]
     pub retry_after: Duration,
-    pub backend: BackendKind,
-    /// With `backend: redis` (default `redis://127.0.0.1:6379`).
+    /// Default: `redis` when `cluster.redis_url` is set, else `local`.
+    pub backend: Option<BackendKind>,
+    /// With `backend: redis` (default `cluster.redis_url`, else `redis://127.0.0.1:6379`).
     pub redis_url: Option<String>,
     #[serde(with = "humantime_serde")]
     pub redis_timeout: Duration,
@@ -39,7 +40,7 @@ impl Default for ConcurrencyLimitConfig {
             header_name: None,
             status: 429,
             retry_after: Duration::from_secs(1),
-            backend: BackendKind::Local,
+            backend: None,
             redis_url: None,
             redis_timeout: Duration::from_millis(500),
             lease_ttl: Duration::from_secs(300),

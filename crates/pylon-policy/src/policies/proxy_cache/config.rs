@@ -37,10 +37,11 @@ pub struct ProxyCacheConfig {
     pub cache_set_cookie: bool,
     /// Largest body stored.
     pub max_body_bytes: usize,
-    pub backend: CacheBackend,
+    /// Default: `redis` when `cluster.redis_url` is set, else `memory`.
+    pub backend: Option<CacheBackend>,
     /// Memory backend: total size of the entries.
     pub memory_max_bytes: u64,
-    /// Redis backend: `redis://[user:password@]host:port[/db]`.
+    /// Redis backend: `redis://[user:password@]host:port[/db]` (default `cluster.redis_url`).
     pub redis_url: Option<String>,
     /// Redis backend: keys are `<redis_key_prefix>:<scope>:<path>...`.
     pub redis_key_prefix: String,
@@ -61,7 +62,7 @@ impl Default for ProxyCacheConfig {
             share_authenticated: false,
             cache_set_cookie: false,
             max_body_bytes: 1 << 20,
-            backend: CacheBackend::Memory,
+            backend: None,
             memory_max_bytes: 64 << 20,
             redis_url: None,
             redis_key_prefix: "pylon:cache".into(),

@@ -99,7 +99,13 @@ pub fn build(
         ));
     }
     let home = env.shared.get_or_init(&home_key(env.scope), Home::default);
-    let store = match cfg.backend {
+    let cluster = env.config.cluster.redis_url.as_deref();
+    let backend = cfg.backend.unwrap_or(if cluster.is_some() {
+        CacheBackend::Redis
+    } else {
+        CacheBackend::Memory
+    });
+    let store = match backend {
         CacheBackend::Memory => {
             if cfg.memory_max_bytes == 0 {
                 return Err(PolicyError::config(
@@ -111,7 +117,7 @@ pub fn build(
             home.store(&format!("memory:{max}"), || Store::memory(max))
         }
         CacheBackend::Redis => {
-            let Some(url) = cfg.redis_url.as_deref() else {
+            let Some(url) = cfg.redis_url.as_deref().or(cluster) else {
                 return Err(PolicyError::config(
                     "redis_url",
                     "required with `backend: redis`",

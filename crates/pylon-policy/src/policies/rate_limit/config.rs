@@ -62,8 +62,9 @@ pub struct RateLimitConfig {
     pub key_by: KeyBy,
     /// The header counted by with `key_by: header`.
     pub header_name: Option<String>,
-    pub backend: BackendKind,
-    /// With `backend: redis` (default `redis://127.0.0.1:6379`).
+    /// Default: `redis` when `cluster.redis_url` is set, else `local`.
+    pub backend: Option<BackendKind>,
+    /// With `backend: redis` (default `cluster.redis_url`, else `redis://127.0.0.1:6379`).
     pub redis_url: Option<String>,
     /// Bound on one Redis call, connecting included.
     #[serde(with = "humantime_serde")]
@@ -79,7 +80,7 @@ impl Default for RateLimitConfig {
             limits: Vec::new(),
             key_by: KeyBy::Consumer,
             header_name: None,
-            backend: BackendKind::Local,
+            backend: None,
             redis_url: None,
             redis_timeout: Duration::from_millis(500),
             on_backend_error: OnBackendError::Allow,

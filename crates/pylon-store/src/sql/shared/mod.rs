@@ -13,5 +13,7 @@
 pub(crate) mod access;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod cluster;
 pub(crate) mod config;
+pub(crate) mod subscriptions;
 pub(crate) mod tenants;
