@@ -80,12 +80,22 @@ impl Attempt for ChatAttempt<'_> {
     ) -> BoxFuture<'b, Result<ChatAnswer, AiError>> {
         Box::pin(async move {
             let unsupported = dep.provider.adapter.unsupported(self.req);
+            let max_tokens = match self.req.max_tokens {
+                None => dep
+                    .provider
+                    .adapter
+                    .default_max_tokens(self.req, dep.info.as_deref()),
+                Some(_) => None,
+            };
             let cleared;
-            let req = if unsupported.is_empty() {
+            let req = if unsupported.is_empty() && max_tokens.is_none() {
                 self.req
             } else {
                 let mut r = self.req.clone();
                 r.clear_params(&unsupported);
+                if max_tokens.is_some() {
+                    r.max_tokens = max_tokens;
+                }
                 *self.dropped.lock() = unsupported.iter().map(|s| s.to_string()).collect();
                 cleared = r;
                 &cleared
