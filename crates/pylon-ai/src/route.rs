@@ -269,7 +269,9 @@ impl AiRoute {
             Api::ChatCompletions => api::chat::handle(call).await,
             Api::Embeddings => api::embeddings::handle(call).await,
             Api::Models => api::models::handle(call, id),
-            Api::Responses | Api::Messages | Api::CountTokens => Err(AiError::new(
+            Api::Messages => api::messages::handle(call).await,
+            Api::CountTokens => api::count_tokens::handle(call).await,
+            Api::Responses => Err(AiError::new(
                 ErrorClass::NotFound,
                 format!("the {} API is not available yet", api.as_str()),
             )),

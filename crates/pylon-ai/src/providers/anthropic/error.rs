@@ -84,7 +84,10 @@ mod tests {
         let e = decode_error(
             StatusCode::TOO_MANY_REQUESTS,
             &h,
-            &body("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+            &body(
+                "rate_limit_error",
+                "Number of request tokens has exceeded your per-minute rate limit",
+            ),
         );
         assert_eq!(e.class, ErrorClass::RateLimited);
         assert_eq!(e.status, 429);
@@ -92,7 +95,11 @@ mod tests {
         assert!(e.message.contains("per-minute rate limit"));
         assert_eq!(e.anthropic_body()["error"]["type"], "rate_limit_error");
         let s529 = StatusCode::from_u16(529).unwrap();
-        let e = decode_error(s529, &HeaderMap::new(), &body("overloaded_error", "Overloaded"));
+        let e = decode_error(
+            s529,
+            &HeaderMap::new(),
+            &body("overloaded_error", "Overloaded"),
+        );
         assert_eq!((e.class, e.status.as_u16()), (ErrorClass::Overloaded, 529));
         let cases = [
             (400, "invalid_request_error", ErrorClass::InvalidRequest),
@@ -105,7 +112,11 @@ mod tests {
             (504, "timeout_error", ErrorClass::Timeout),
         ];
         for (status, kind, class) in cases {
-            let e = decode_error(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), &body(kind, "m"));
+            let e = decode_error(
+                StatusCode::from_u16(status).unwrap(),
+                &HeaderMap::new(),
+                &body(kind, "m"),
+            );
             assert_eq!(e.class, class, "{kind}");
             assert_eq!(e.status, status);
         }
@@ -116,15 +127,25 @@ mod tests {
         let e = decode_error(
             StatusCode::BAD_REQUEST,
             &HeaderMap::new(),
-            &body("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
+            &body(
+                "invalid_request_error",
+                "prompt is too long: 210000 tokens > 200000 maximum",
+            ),
         );
         assert_eq!(e.class, ErrorClass::ContextWindow);
-        let e = decode_error(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>bad gateway</html>");
+        let e = decode_error(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"<html>bad gateway</html>",
+        );
         assert_eq!(e.class, ErrorClass::Server);
         assert!(e.message.contains("bad gateway"));
         // A stream error has no status: the class decides.
         let e = error_of("overloaded_error", "Overloaded", None);
         assert_eq!(e.class, ErrorClass::Overloaded);
-        assert_eq!(error_of("something_new", "x", None).class, ErrorClass::Server);
+        assert_eq!(
+            error_of("something_new", "x", None).class,
+            ErrorClass::Server
+        );
     }
 }

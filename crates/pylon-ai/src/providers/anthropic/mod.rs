@@ -33,7 +33,9 @@ pub fn build(s: &ProviderSettings) -> Result<Arc<dyn Provider>, String> {
         .clone()
         .unwrap_or_else(|| DEFAULT_VERSION.to_string());
     if http::HeaderValue::from_str(&version).is_err() {
-        return Err(format!("api_version `{version}` is not a valid header value"));
+        return Err(format!(
+            "api_version `{version}` is not a valid header value"
+        ));
     }
     Ok(Arc::new(Anthropic { version }))
 }
@@ -90,7 +92,9 @@ impl Provider for Anthropic {
         let Some(m) = info else {
             return Some(request::DEFAULT_MAX_TOKENS);
         };
-        let mut n = m.max_output_tokens.unwrap_or(u64::from(request::DEFAULT_MAX_TOKENS));
+        let mut n = m
+            .max_output_tokens
+            .unwrap_or(u64::from(request::DEFAULT_MAX_TOKENS));
         if let Some(cw) = m.context_window {
             let room = cw.saturating_sub(crate::tokens::estimate_prompt(req));
             if room >= 1 {
@@ -117,7 +121,11 @@ impl Provider for Anthropic {
         error::decode_error(status, headers, body)
     }
 
-    fn count_tokens(&self, req: &ChatRequest, ep: &Endpoint<'_>) -> Option<Result<Outbound, AiError>> {
+    fn count_tokens(
+        &self,
+        req: &ChatRequest,
+        ep: &Endpoint<'_>,
+    ) -> Option<Result<Outbound, AiError>> {
         Some(
             request::encode_count_tokens(req, ep.model)
                 .and_then(|body| self.request(ep, "/messages/count_tokens", &body))
@@ -132,7 +140,9 @@ impl Provider for Anthropic {
         }
         serde_json::from_slice::<Count>(body)
             .map(|c| c.input_tokens)
-            .map_err(|e| AiError::bad_response(format!("the provider's token count is not readable: {e}")))
+            .map_err(|e| {
+                AiError::bad_response(format!("the provider's token count is not readable: {e}"))
+            })
     }
 }
 
@@ -158,25 +168,44 @@ mod tests {
     fn requests_carry_key_version_and_path() {
         let s = settings(None);
         let p = build(&s).unwrap();
-        let ep = Endpoint { settings: &s, model: "claude-sonnet-4-5", key: Some("sk-ant-k1"), stream: false };
+        let ep = Endpoint {
+            settings: &s,
+            model: "claude-sonnet-4-5",
+            key: Some("sk-ant-k1"),
+            stream: false,
+        };
         let req = ChatRequest {
             messages: vec![Message::text(Role::User, "hi")],
             ..Default::default()
         };
-        let Outbound::Http(h) = p.chat(&req, &ep).unwrap() else { panic!("http") };
+        let Outbound::Http(h) = p.chat(&req, &ep).unwrap() else {
+            panic!("http")
+        };
         assert_eq!(h.url, "https://api.anthropic.com/v1/messages");
         assert_eq!(h.headers["x-api-key"], "sk-ant-k1");
         assert_eq!(h.headers["anthropic-version"], DEFAULT_VERSION);
         assert!(h.headers.get("authorization").is_none());
-        let Some(Ok(Outbound::Http(c))) = p.count_tokens(&req, &ep) else { panic!("count") };
+        let Some(Ok(Outbound::Http(c))) = p.count_tokens(&req, &ep) else {
+            panic!("count")
+        };
         assert_eq!(c.url, "https://api.anthropic.com/v1/messages/count_tokens");
         let body: serde_json::Value = serde_json::from_slice(&c.body).unwrap();
         assert!(body.get("max_tokens").is_none(), "{body}");
-        assert_eq!(p.count_tokens_response(br#"{"input_tokens": 12}"#).unwrap(), 12);
+        assert_eq!(
+            p.count_tokens_response(br#"{"input_tokens": 12}"#).unwrap(),
+            12
+        );
         let s = settings(Some("2024-01-01"));
         let p = build(&s).unwrap();
-        let ep = Endpoint { settings: &s, model: "m", key: None, stream: true };
-        let Outbound::Http(h) = p.chat(&req, &ep).unwrap() else { panic!("http") };
+        let ep = Endpoint {
+            settings: &s,
+            model: "m",
+            key: None,
+            stream: true,
+        };
+        let Outbound::Http(h) = p.chat(&req, &ep).unwrap() else {
+            panic!("http")
+        };
         assert_eq!(h.headers["anthropic-version"], "2024-01-01");
         assert!(build(&settings(Some("bad\nversion"))).is_err());
     }
@@ -196,15 +225,34 @@ mod tests {
         };
         assert_eq!(
             unsupported(&req),
-            ["n", "seed", "presence_penalty", "frequency_penalty", "logprobs"]
+            [
+                "n",
+                "seed",
+                "presence_penalty",
+                "frequency_penalty",
+                "logprobs"
+            ]
         );
-        let thinking = ChatRequest { reasoning_effort: Some("high".into()), ..req.clone() };
+        let thinking = ChatRequest {
+            reasoning_effort: Some("high".into()),
+            ..req.clone()
+        };
         assert!(unsupported(&thinking).contains(&"response_format"));
-        let p = Anthropic { version: DEFAULT_VERSION.into() };
+        let p = Anthropic {
+            version: DEFAULT_VERSION.into(),
+        };
         assert_eq!(p.default_max_tokens(&req, None), Some(4096));
-        let info = ModelInfo { max_output_tokens: Some(64_000), context_window: Some(200_000), ..Default::default() };
+        let info = ModelInfo {
+            max_output_tokens: Some(64_000),
+            context_window: Some(200_000),
+            ..Default::default()
+        };
         assert_eq!(p.default_max_tokens(&req, Some(&info)), Some(64_000));
-        let small = ModelInfo { max_output_tokens: Some(64_000), context_window: Some(1000), ..Default::default() };
+        let small = ModelInfo {
+            max_output_tokens: Some(64_000),
+            context_window: Some(1000),
+            ..Default::default()
+        };
         let n = p.default_max_tokens(&req, Some(&small)).unwrap();
         assert!(n < 1000, "kept inside the context window: {n}");
     }

@@ -316,7 +316,9 @@ fn decode_tool(t: Value, i: usize) -> Result<Tool, AiError> {
     if kind != "custom" {
         return Err(AiError::invalid_param(
             format!("tools[{i}].type"),
-            format!("tool type `{kind}` (a server or client tool) is not supported by this gateway; declare custom tools"),
+            format!(
+                "tool type `{kind}` (a server or client tool) is not supported by this gateway; declare custom tools"
+            ),
         ));
     }
     let name = t
@@ -424,7 +426,9 @@ fn effort_budget(effort: &str, max_tokens: u32) -> Result<Option<u32>, AiError> 
     if budget < MIN_BUDGET {
         return Err(AiError::invalid_param(
             "reasoning_effort",
-            format!("Anthropic needs a thinking budget of at least {MIN_BUDGET} tokens below max_tokens; raise max_tokens above {MIN_BUDGET}"),
+            format!(
+                "Anthropic needs a thinking budget of at least {MIN_BUDGET} tokens below max_tokens; raise max_tokens above {MIN_BUDGET}"
+            ),
         ));
     }
     Ok(Some(budget))
@@ -583,7 +587,11 @@ fn encode_messages(msgs: &[Message]) -> Result<(Vec<Block>, Vec<Value>), AiError
     for (i, m) in msgs.iter().enumerate() {
         let (role, blocks) = match m.role {
             Role::System | Role::Developer => {
-                system.extend(visible_blocks(&m.content).into_iter().filter(|b| matches!(b, Block::Text { .. })));
+                system.extend(
+                    visible_blocks(&m.content)
+                        .into_iter()
+                        .filter(|b| matches!(b, Block::Text { .. })),
+                );
                 continue;
             }
             Role::User => ("user", visible_blocks(&m.content)),

@@ -43,13 +43,36 @@ fn decodes_every_documented_field_and_encodes_it_back() {
     let roles: Vec<Role> = r.messages.iter().map(|m| m.role).collect();
     assert_eq!(
         roles,
-        [Role::System, Role::System, Role::User, Role::Assistant, Role::Tool, Role::User]
+        [
+            Role::System,
+            Role::System,
+            Role::User,
+            Role::Assistant,
+            Role::Tool,
+            Role::User
+        ]
     );
-    assert!(matches!(&r.messages[2].content[1], Part::Image { source: ImageSource::Base64 { media_type, .. }, .. } if media_type == "image/png"));
-    assert!(matches!(&r.messages[2].content[2], Part::Image { source: ImageSource::Url(u), .. } if u == "https://x/cat.jpg"));
+    assert!(
+        matches!(&r.messages[2].content[1], Part::Image { source: ImageSource::Base64 { media_type, .. }, .. } if media_type == "image/png")
+    );
+    assert!(
+        matches!(&r.messages[2].content[2], Part::Image { source: ImageSource::Url(u), .. } if u == "https://x/cat.jpg")
+    );
     let a = &r.messages[3];
-    assert_eq!(a.content[0], Part::Thinking { text: "a cat?".into(), signature: Some("sig-1".into()) });
-    assert_eq!(a.content[1], Part::Thinking { text: String::new(), signature: Some(format!("{REDACTED}ENC")) });
+    assert_eq!(
+        a.content[0],
+        Part::Thinking {
+            text: "a cat?".into(),
+            signature: Some("sig-1".into())
+        }
+    );
+    assert_eq!(
+        a.content[1],
+        Part::Thinking {
+            text: String::new(),
+            signature: Some(format!("{REDACTED}ENC"))
+        }
+    );
     assert_eq!(a.tool_calls[0].arguments, r#"{"x":1}"#);
     assert_eq!(r.messages[4].tool_call_id.as_deref(), Some("toolu_1"));
     assert!(r.messages[4].is_error);
@@ -57,25 +80,56 @@ fn decodes_every_documented_field_and_encodes_it_back() {
     assert_eq!(r.tool_choice, Some(ToolChoice::Tool("look".into())));
     assert_eq!(r.parallel_tool_calls, Some(false));
     assert_eq!(r.stop, ["END"]);
-    assert_eq!((r.temperature, r.top_p, r.top_k), (Some(0.5), Some(0.9), Some(40)));
+    assert_eq!(
+        (r.temperature, r.top_p, r.top_k),
+        (Some(0.5), Some(0.9), Some(40))
+    );
     assert_eq!(r.user.as_deref(), Some("u1"));
     assert!(r.stream);
     assert_eq!(r.reasoning_budget, Some(2000));
-    assert!(matches!(r.response_format, Some(ResponseFormat::JsonSchema { .. })));
+    assert!(matches!(
+        r.response_format,
+        Some(ResponseFormat::JsonSchema { .. })
+    ));
 
     // Back: the same request, as the provider sends it.
     let out = encode_request(&r, "claude-sonnet-4-5-20250929").unwrap();
     assert_eq!(out["model"], "claude-sonnet-4-5-20250929");
-    assert_eq!(out["system"], json!([{"type": "text", "text": "be brief"}, {"type": "text", "text": "be kind"}]));
-    assert_eq!(out["messages"][0]["content"], body["messages"][0]["content"]);
-    assert_eq!(out["messages"][1]["content"], body["messages"][1]["content"]);
+    assert_eq!(
+        out["system"],
+        json!([{"type": "text", "text": "be brief"}, {"type": "text", "text": "be kind"}])
+    );
+    assert_eq!(
+        out["messages"][0]["content"],
+        body["messages"][0]["content"]
+    );
+    assert_eq!(
+        out["messages"][1]["content"],
+        body["messages"][1]["content"]
+    );
     let mut short = body["messages"][2]["content"].clone();
     short[0]["content"] = json!("a cat");
-    assert_eq!(out["messages"][2]["content"], short, "one text block is sent as a string");
-    for k in ["tools", "tool_choice", "stop_sequences", "temperature", "top_p", "top_k", "metadata", "stream", "output_config"] {
+    assert_eq!(
+        out["messages"][2]["content"], short,
+        "one text block is sent as a string"
+    );
+    for k in [
+        "tools",
+        "tool_choice",
+        "stop_sequences",
+        "temperature",
+        "top_p",
+        "top_k",
+        "metadata",
+        "stream",
+        "output_config",
+    ] {
         assert_eq!(out[k], body[k], "{k}");
     }
-    assert_eq!(out["thinking"], json!({"type": "enabled", "budget_tokens": 2000}));
+    assert_eq!(
+        out["thinking"],
+        json!({"type": "enabled", "budget_tokens": 2000})
+    );
     let again = decode(out);
     assert_eq!(again.messages, r.messages);
     assert_eq!(again.tools, r.tools);
@@ -87,9 +141,16 @@ fn encodes_openai_style_requests_for_anthropic() {
     tool.tool_call_id = Some("call_1".into());
     let mut asst = Message::new(
         Role::Assistant,
-        vec![Part::Thinking { text: "unsigned".into(), signature: None }],
+        vec![Part::Thinking {
+            text: "unsigned".into(),
+            signature: None,
+        }],
     );
-    asst.tool_calls = vec![ToolCall { id: "call_1".into(), name: "weather".into(), arguments: String::new() }];
+    asst.tool_calls = vec![ToolCall {
+        id: "call_1".into(),
+        name: "weather".into(),
+        arguments: String::new(),
+    }];
     let req = ChatRequest {
         messages: vec![
             Message::text(Role::System, "sys"),
@@ -98,12 +159,23 @@ fn encodes_openai_style_requests_for_anthropic() {
             Message::text(Role::Developer, "dev"),
             asst,
             tool,
-            Message::new(Role::User, vec![
-                Part::Text(String::new()),
-                Part::Image { source: ImageSource::from_url("data:image/jpeg;base64,QUJD"), detail: Some("low".into()) },
-            ]),
+            Message::new(
+                Role::User,
+                vec![
+                    Part::Text(String::new()),
+                    Part::Image {
+                        source: ImageSource::from_url("data:image/jpeg;base64,QUJD"),
+                        detail: Some("low".into()),
+                    },
+                ],
+            ),
         ],
-        tools: vec![Tool { name: "weather".into(), description: None, parameters: json!({"type": "object"}), strict: None }],
+        tools: vec![Tool {
+            name: "weather".into(),
+            description: None,
+            parameters: json!({"type": "object"}),
+            strict: None,
+        }],
         parallel_tool_calls: Some(false),
         user: Some("end-user".into()),
         reasoning_effort: Some("medium".into()),
@@ -111,18 +183,47 @@ fn encodes_openai_style_requests_for_anthropic() {
         ..Default::default()
     };
     let out = encode_request(&req, "claude").unwrap();
-    assert_eq!(out["system"], json!([{"type": "text", "text": "sys"}, {"type": "text", "text": "dev"}]));
+    assert_eq!(
+        out["system"],
+        json!([{"type": "text", "text": "sys"}, {"type": "text", "text": "dev"}])
+    );
     let msgs = out["messages"].as_array().unwrap();
-    assert_eq!(msgs.len(), 3, "user turns merged, tool result joins the user turn: {msgs:?}");
-    assert_eq!(msgs[0]["content"], json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]));
-    assert_eq!(msgs[1]["content"], json!([{"type": "tool_use", "id": "call_1", "name": "weather", "input": {}}]), "unsigned thinking is left out");
-    assert_eq!(msgs[2]["content"][0], json!({"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"}));
-    assert_eq!(msgs[2]["content"][1]["source"], json!({"type": "base64", "media_type": "image/jpeg", "data": "QUJD"}));
-    assert_eq!(out["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
+    assert_eq!(
+        msgs.len(),
+        3,
+        "user turns merged, tool result joins the user turn: {msgs:?}"
+    );
+    assert_eq!(
+        msgs[0]["content"],
+        json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])
+    );
+    assert_eq!(
+        msgs[1]["content"],
+        json!([{"type": "tool_use", "id": "call_1", "name": "weather", "input": {}}]),
+        "unsigned thinking is left out"
+    );
+    assert_eq!(
+        msgs[2]["content"][0],
+        json!({"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"})
+    );
+    assert_eq!(
+        msgs[2]["content"][1]["source"],
+        json!({"type": "base64", "media_type": "image/jpeg", "data": "QUJD"})
+    );
+    assert_eq!(
+        out["tool_choice"],
+        json!({"type": "auto", "disable_parallel_tool_use": true})
+    );
     assert_eq!(out["metadata"]["user_id"], "end-user");
-    assert_eq!(out["thinking"]["budget_tokens"], 3999, "medium (8192) kept below max_tokens");
+    assert_eq!(
+        out["thinking"]["budget_tokens"], 3999,
+        "medium (8192) kept below max_tokens"
+    );
     // Without max_tokens: the default.
-    let bare = ChatRequest { messages: vec![Message::text(Role::User, "x")], ..Default::default() };
+    let bare = ChatRequest {
+        messages: vec![Message::text(Role::User, "x")],
+        ..Default::default()
+    };
     let out = encode_request(&bare, "m").unwrap();
     assert_eq!(out["max_tokens"], DEFAULT_MAX_TOKENS);
     assert_eq!(out["messages"], json!([{"role": "user", "content": "x"}]));
@@ -131,18 +232,36 @@ fn encodes_openai_style_requests_for_anthropic() {
 
 #[test]
 fn tool_choices_and_json_modes() {
-    let tool = Tool { name: "f".into(), description: Some("d".into()), parameters: json!({"type": "object"}), strict: Some(true) };
-    let base = ChatRequest { messages: vec![Message::text(Role::User, "x")], tools: vec![tool], ..Default::default() };
+    let tool = Tool {
+        name: "f".into(),
+        description: Some("d".into()),
+        parameters: json!({"type": "object"}),
+        strict: Some(true),
+    };
+    let base = ChatRequest {
+        messages: vec![Message::text(Role::User, "x")],
+        tools: vec![tool],
+        ..Default::default()
+    };
     for (choice, want) in [
         (ToolChoice::Auto, json!({"type": "auto"})),
         (ToolChoice::Required, json!({"type": "any"})),
         (ToolChoice::None, json!({"type": "none"})),
-        (ToolChoice::Tool("f".into()), json!({"type": "tool", "name": "f"})),
+        (
+            ToolChoice::Tool("f".into()),
+            json!({"type": "tool", "name": "f"}),
+        ),
     ] {
-        let r = ChatRequest { tool_choice: Some(choice), ..base.clone() };
+        let r = ChatRequest {
+            tool_choice: Some(choice),
+            ..base.clone()
+        };
         assert_eq!(encode_request(&r, "m").unwrap()["tool_choice"], want);
     }
-    assert_eq!(encode_request(&base, "m").unwrap()["tools"][0], json!({"name": "f", "description": "d", "input_schema": {"type": "object"}, "strict": true}));
+    assert_eq!(
+        encode_request(&base, "m").unwrap()["tools"][0],
+        json!({"name": "f", "description": "d", "input_schema": {"type": "object"}, "strict": true})
+    );
     // json_object alone: the forced JSON tool, one call.
     let json_only = ChatRequest {
         messages: base.messages.clone(),
@@ -151,15 +270,26 @@ fn tool_choices_and_json_modes() {
     };
     let out = encode_request(&json_only, "m").unwrap();
     assert_eq!(out["tools"][0]["name"], JSON_TOOL);
-    assert_eq!(out["tool_choice"], json!({"type": "tool", "name": JSON_TOOL, "disable_parallel_tool_use": true}));
+    assert_eq!(
+        out["tool_choice"],
+        json!({"type": "tool", "name": JSON_TOOL, "disable_parallel_tool_use": true})
+    );
     // With the caller's tools: some tool must be used (one of theirs, or the answer).
-    let both = ChatRequest { response_format: Some(ResponseFormat::JsonObject), ..base.clone() };
+    let both = ChatRequest {
+        response_format: Some(ResponseFormat::JsonObject),
+        ..base.clone()
+    };
     let out = encode_request(&both, "m").unwrap();
     assert_eq!(out["tools"].as_array().unwrap().len(), 2);
     assert_eq!(out["tool_choice"], json!({"type": "any"}));
     // json_schema: native structured output.
     let schema = ChatRequest {
-        response_format: Some(ResponseFormat::JsonSchema { name: "r".into(), description: None, schema: json!({"type": "object", "properties": {}}), strict: Some(true) }),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "r".into(),
+            description: None,
+            schema: json!({"type": "object", "properties": {}}),
+            strict: Some(true),
+        }),
         ..json_only.clone()
     };
     let out = encode_request(&schema, "m").unwrap();
@@ -167,10 +297,18 @@ fn tool_choices_and_json_modes() {
     assert!(out.get("tools").is_none());
     // The reserved name is refused for callers' tools in JSON mode.
     let clash = ChatRequest {
-        tools: vec![Tool { name: JSON_TOOL.into(), description: None, parameters: json!({}), strict: None }],
+        tools: vec![Tool {
+            name: JSON_TOOL.into(),
+            description: None,
+            parameters: json!({}),
+            strict: None,
+        }],
         ..json_only
     };
-    assert_eq!(encode_request(&clash, "m").unwrap_err().param.as_deref(), Some("tools"));
+    assert_eq!(
+        encode_request(&clash, "m").unwrap_err().param.as_deref(),
+        Some("tools")
+    );
 }
 
 #[test]
@@ -181,7 +319,9 @@ fn reasoning_budgets_and_count_tokens_body() {
         max_tokens: Some(max),
         ..Default::default()
     };
-    let budget = |effort: &str, max: u32| encode_request(&r(effort, max), "m").unwrap()["thinking"]["budget_tokens"].as_u64();
+    let budget = |effort: &str, max: u32| {
+        encode_request(&r(effort, max), "m").unwrap()["thinking"]["budget_tokens"].as_u64()
+    };
     assert_eq!(budget("minimal", 20_000), Some(1024));
     assert_eq!(budget("low", 20_000), Some(2048));
     assert_eq!(budget("medium", 20_000), Some(8192));
@@ -190,8 +330,14 @@ fn reasoning_budgets_and_count_tokens_body() {
     assert_eq!(budget("none", 5000), None);
     let e = encode_request(&r("low", 1000), "m").unwrap_err();
     assert_eq!(e.param.as_deref(), Some("reasoning_effort"));
-    let explicit = ChatRequest { reasoning_budget: Some(3000), ..r("low", 9000) };
-    assert_eq!(encode_request(&explicit, "m").unwrap()["thinking"]["budget_tokens"], 3000);
+    let explicit = ChatRequest {
+        reasoning_budget: Some(3000),
+        ..r("low", 9000)
+    };
+    assert_eq!(
+        encode_request(&explicit, "m").unwrap()["thinking"]["budget_tokens"],
+        3000
+    );
     let mut req = r("low", 9000);
     req.temperature = Some(1.0);
     req.stream = true;
@@ -205,7 +351,8 @@ fn reasoning_budgets_and_count_tokens_body() {
 
 #[test]
 fn bad_requests_name_the_field() {
-    let ok = json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
+    let ok =
+        json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
     let with = |k: &str, v: Value| {
         let mut b = ok.clone();
         b[k] = v;
@@ -215,17 +362,65 @@ fn bad_requests_name_the_field() {
         (json!({"max_tokens": 1, "messages": []}), "model"),
         (json!({"model": "m", "messages": []}), "max_tokens"),
         (json!({"model": "m", "max_tokens": 1}), "messages"),
-        (with("messages", json!([{"role": "system", "content": "x"}])), "messages[0].role"),
-        (with("messages", json!([{"role": "user", "content": [{"type": "document", "source": {}}]}])), "messages[0].content[0].type"),
-        (with("messages", json!([{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}])), "messages[0].content[0]"),
-        (with("messages", json!([{"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "b", "input": {}}]}])), "messages[0].content[0]"),
-        (with("messages", json!([{"role": "user", "content": 5}])), "messages[0].content"),
-        (with("system", json!([{"type": "image", "source": {"type": "url", "url": "u"}}])), "system[0].type"),
-        (with("tools", json!([{"type": "web_search_20250305", "name": "web_search"}])), "tools[0].type"),
-        (with("tools", json!([{"name": "f"}])), "tools[0].input_schema"),
-        (with("tool_choice", json!({"type": "sometimes"})), "tool_choice"),
-        (with("thinking", json!({"type": "enabled"})), "thinking.budget_tokens"),
-        (with("output_config", json!({"format": {"type": "yaml"}})), "output_config.format.type"),
+        (
+            with("messages", json!([{"role": "system", "content": "x"}])),
+            "messages[0].role",
+        ),
+        (
+            with(
+                "messages",
+                json!([{"role": "user", "content": [{"type": "document", "source": {}}]}]),
+            ),
+            "messages[0].content[0].type",
+        ),
+        (
+            with(
+                "messages",
+                json!([{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}]),
+            ),
+            "messages[0].content[0]",
+        ),
+        (
+            with(
+                "messages",
+                json!([{"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "b", "input": {}}]}]),
+            ),
+            "messages[0].content[0]",
+        ),
+        (
+            with("messages", json!([{"role": "user", "content": 5}])),
+            "messages[0].content",
+        ),
+        (
+            with(
+                "system",
+                json!([{"type": "image", "source": {"type": "url", "url": "u"}}]),
+            ),
+            "system[0].type",
+        ),
+        (
+            with(
+                "tools",
+                json!([{"type": "web_search_20250305", "name": "web_search"}]),
+            ),
+            "tools[0].type",
+        ),
+        (
+            with("tools", json!([{"name": "f"}])),
+            "tools[0].input_schema",
+        ),
+        (
+            with("tool_choice", json!({"type": "sometimes"})),
+            "tool_choice",
+        ),
+        (
+            with("thinking", json!({"type": "enabled"})),
+            "thinking.budget_tokens",
+        ),
+        (
+            with("output_config", json!({"format": {"type": "yaml"}})),
+            "output_config.format.type",
+        ),
         (with("container", json!("c1")), "container"),
     ];
     for (body, param) in cases {
@@ -237,5 +432,10 @@ fn bad_requests_name_the_field() {
     let body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "thinking": {"type": "adaptive"}});
     let r = decode_request(body.to_string().as_bytes(), true).unwrap();
     assert_eq!(r.reasoning_effort.as_deref(), Some("medium"));
-    assert!(decode_request(b"{nope", false).unwrap_err().message.contains("not a valid Messages request"));
+    assert!(
+        decode_request(b"{nope", false)
+            .unwrap_err()
+            .message
+            .contains("not a valid Messages request")
+    );
 }

@@ -207,7 +207,13 @@ mod tests {
         assert_eq!(c.finish_reason, Some(FinishReason::ToolCalls));
         let u = r.usage.unwrap();
         assert_eq!(
-            (u.input_tokens, u.cached_input_tokens, u.cache_creation_tokens, u.output_tokens, u.reasoning_tokens),
+            (
+                u.input_tokens,
+                u.cached_input_tokens,
+                u.cache_creation_tokens,
+                u.output_tokens,
+                u.reasoning_tokens
+            ),
             (160, 100, 50, 30, 12)
         );
         // And back, as the inbound Messages API answers.
@@ -236,16 +242,25 @@ mod tests {
         ] {
             assert_eq!(finish_reason(s), f, "{s}");
         }
-        assert_eq!(stop_reason(Some(FinishReason::Stop), Some("END")), "stop_sequence");
+        assert_eq!(
+            stop_reason(Some(FinishReason::Stop), Some("END")),
+            "stop_sequence"
+        );
         assert_eq!(stop_reason(Some(FinishReason::Stop), None), "end_turn");
         assert_eq!(stop_reason(None, None), "end_turn");
         assert_eq!(stop_reason(Some(FinishReason::Length), None), "max_tokens");
-        assert_eq!(stop_reason(Some(FinishReason::ContentFilter), None), "refusal");
+        assert_eq!(
+            stop_reason(Some(FinishReason::ContentFilter), None),
+            "refusal"
+        );
         let body = json!({"id": "m", "model": "x", "content": [{"type": "text", "text": "a"}],
             "stop_reason": "stop_sequence", "stop_sequence": "END", "usage": {"input_tokens": 1, "output_tokens": 1}});
         let r = decode_response(body.to_string().as_bytes()).unwrap();
         assert_eq!(r.choices[0].stop_sequence.as_deref(), Some("END"));
-        assert_eq!(encode_response(&r, "x", &r.usage.unwrap())["stop_reason"], "stop_sequence");
+        assert_eq!(
+            encode_response(&r, "x", &r.usage.unwrap())["stop_reason"],
+            "stop_sequence"
+        );
     }
 
     #[test]
@@ -260,7 +275,10 @@ mod tests {
         assert!(c.message.tool_calls.is_empty());
         assert_eq!(c.finish_reason, Some(FinishReason::Stop));
         let out = encode_response(&r, "x", &Usage::default());
-        assert_eq!(out["content"][0], json!({"type": "redacted_thinking", "data": "ENCRYPTED"}));
+        assert_eq!(
+            out["content"][0],
+            json!({"type": "redacted_thinking", "data": "ENCRYPTED"})
+        );
         assert_eq!(out["content"][1]["text"], r#"{"answer":42}"#);
         let e = decode_response(b"<html>").unwrap_err();
         assert_eq!(e.class, crate::error::ErrorClass::BadResponse);

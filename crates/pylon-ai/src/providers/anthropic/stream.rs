@@ -72,7 +72,9 @@ impl EventDecoder {
             WireEvent::ContentBlockDelta { index, delta } => {
                 let kind = self.blocks.get(&index).copied().unwrap_or(Kind::Other);
                 match delta {
-                    WireDelta::TextDelta { text } => out.push(StreamEvent::Text { choice: 0, text }),
+                    WireDelta::TextDelta { text } => {
+                        out.push(StreamEvent::Text { choice: 0, text })
+                    }
                     WireDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
                         match kind {
                             Kind::Tool(i, _) => {
@@ -174,7 +176,12 @@ impl EventDecoder {
                 let i = self.tools;
                 self.tools += 1;
                 let given = non_empty_input(&input);
-                out.push(tool_piece(i, Some(id), Some(name), given.clone().unwrap_or_default()));
+                out.push(tool_piece(
+                    i,
+                    Some(id),
+                    Some(name),
+                    given.clone().unwrap_or_default(),
+                ));
                 Kind::Tool(i, given.is_some())
             }
             _ => Kind::Other,
@@ -204,7 +211,12 @@ fn non_empty_input(input: &Value) -> Option<String> {
     }
 }
 
-fn tool_piece(index: u32, id: Option<String>, name: Option<String>, arguments: String) -> StreamEvent {
+fn tool_piece(
+    index: u32,
+    id: Option<String>,
+    name: Option<String>,
+    arguments: String,
+) -> StreamEvent {
     StreamEvent::ToolCall {
         choice: 0,
         index,
@@ -303,16 +315,28 @@ impl EventEncoder {
 
     fn open_block(&mut self, block: Value, open: Open, out: &mut BytesMut) {
         self.close(out);
-        emit(out, "content_block_start", json!({"index": self.next_index, "content_block": block}));
+        emit(
+            out,
+            "content_block_start",
+            json!({"index": self.next_index, "content_block": block}),
+        );
         self.open = Some(open);
     }
 
     fn delta(&self, delta: Value, out: &mut BytesMut) {
-        emit(out, "content_block_delta", json!({"index": self.next_index, "delta": delta}));
+        emit(
+            out,
+            "content_block_delta",
+            json!({"index": self.next_index, "delta": delta}),
+        );
     }
 
     fn stop_block(&mut self, out: &mut BytesMut) {
-        emit(out, "content_block_stop", json!({ "index": self.next_index }));
+        emit(
+            out,
+            "content_block_stop",
+            json!({ "index": self.next_index }),
+        );
         self.next_index += 1;
     }
 
@@ -327,7 +351,10 @@ impl EventEncoder {
             for (i, p) in std::mem::take(&mut self.pending) {
                 self.tool_start(i, &p.id, &p.name, out);
                 if !p.arguments.is_empty() {
-                    self.delta(json!({"type": "input_json_delta", "partial_json": p.arguments}), out);
+                    self.delta(
+                        json!({"type": "input_json_delta", "partial_json": p.arguments}),
+                        out,
+                    );
                 }
                 self.stop_block(out);
                 self.open = None;
@@ -342,31 +369,59 @@ impl EventEncoder {
         } else {
             id.to_string()
         };
-        emit(out, "content_block_start", json!({"index": self.next_index,
-            "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}));
+        emit(
+            out,
+            "content_block_start",
+            json!({"index": self.next_index,
+            "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
+        );
         self.open = Some(Open::Tool(i));
     }
 
-    fn tool(&mut self, i: u32, id: &Option<String>, name: &Option<String>, args: &str, out: &mut BytesMut) {
+    fn tool(
+        &mut self,
+        i: u32,
+        id: &Option<String>,
+        name: &Option<String>,
+        args: &str,
+        out: &mut BytesMut,
+    ) {
         if self.open == Some(Open::Tool(i)) {
             if !args.is_empty() {
-                self.delta(json!({"type": "input_json_delta", "partial_json": args}), out);
+                self.delta(
+                    json!({"type": "input_json_delta", "partial_json": args}),
+                    out,
+                );
             }
         } else if let Some(p) = self.pending.get_mut(&i) {
             p.arguments.push_str(args);
         } else if self.emitted.contains(&i) {
-            tracing::warn!(tool = i, "a tool call continued after its block was closed; piece dropped");
+            tracing::warn!(
+                tool = i,
+                "a tool call continued after its block was closed; piece dropped"
+            );
         } else if matches!(self.open, Some(Open::Tool(_))) {
-            self.pending.insert(i, Pending {
-                id: id.clone().unwrap_or_default(),
-                name: name.clone().unwrap_or_default(),
-                arguments: args.to_string(),
-            });
+            self.pending.insert(
+                i,
+                Pending {
+                    id: id.clone().unwrap_or_default(),
+                    name: name.clone().unwrap_or_default(),
+                    arguments: args.to_string(),
+                },
+            );
         } else {
             self.close(out);
-            self.tool_start(i, id.as_deref().unwrap_or(""), name.as_deref().unwrap_or(""), out);
+            self.tool_start(
+                i,
+                id.as_deref().unwrap_or(""),
+                name.as_deref().unwrap_or(""),
+                out,
+            );
             if !args.is_empty() {
-                self.delta(json!({"type": "input_json_delta", "partial_json": args}), out);
+                self.delta(
+                    json!({"type": "input_json_delta", "partial_json": args}),
+                    out,
+                );
             }
         }
     }
@@ -414,15 +469,29 @@ impl StreamEncoder for EventEncoder {
                 }
                 self.delta(json!({"type": "text_delta", "text": text}), out);
             }
-            StreamEvent::Reasoning { choice: 0, text, signature } => {
+            StreamEvent::Reasoning {
+                choice: 0,
+                text,
+                signature,
+            } => {
                 self.output_text.push_str(text);
                 self.reasoning(text, signature.as_deref(), out);
             }
-            StreamEvent::ToolCall { choice: 0, index, id, name, arguments } => {
+            StreamEvent::ToolCall {
+                choice: 0,
+                index,
+                id,
+                name,
+                arguments,
+            } => {
                 self.output_text.push_str(arguments);
                 self.tool(*index, id, name, arguments, out);
             }
-            StreamEvent::Finish { choice: 0, reason, stop_sequence } => {
+            StreamEvent::Finish {
+                choice: 0,
+                reason,
+                stop_sequence,
+            } => {
                 self.finish = Some(*reason);
                 self.stop_sequence.clone_from(stop_sequence);
                 self.close(out);
@@ -450,7 +519,11 @@ impl StreamEncoder for EventEncoder {
             "stop_reason": stop_reason(self.finish, self.stop_sequence.as_deref()),
             "stop_sequence": self.stop_sequence,
         });
-        emit(out, "message_delta", json!({"delta": delta, "usage": WireUsage::of(&usage)}));
+        emit(
+            out,
+            "message_delta",
+            json!({"delta": delta, "usage": WireUsage::of(&usage)}),
+        );
         emit(out, "message_stop", json!({}));
     }
 

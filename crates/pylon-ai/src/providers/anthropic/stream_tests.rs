@@ -74,17 +74,34 @@ fn decodes_the_recorded_shape_split_at_every_byte() {
     assert_eq!(c.message.reasoning_signature.as_deref(), Some("EqQBsig=="));
     assert_eq!(c.message.content.as_deref(), Some("Checking ünï"));
     let calls = &c.message.tool_calls;
-    assert_eq!((calls[0].id.as_str(), calls[0].name.as_str()), ("toolu_01", "get_weather"));
+    assert_eq!(
+        (calls[0].id.as_str(), calls[0].name.as_str()),
+        ("toolu_01", "get_weather")
+    );
     assert_eq!(calls[0].arguments, "{\"city\": \"Paris\"}");
-    assert_eq!((calls[1].name.as_str(), calls[1].arguments.as_str()), ("get_time", "{}"));
+    assert_eq!(
+        (calls[1].name.as_str(), calls[1].arguments.as_str()),
+        ("get_time", "{}")
+    );
     assert_eq!(c.finish_reason, Some(FinishReason::ToolCalls));
     let u = r.usage.unwrap();
-    assert_eq!((u.input_tokens, u.cached_input_tokens, u.cache_creation_tokens, u.output_tokens), (135, 100, 10, 42));
+    assert_eq!(
+        (
+            u.input_tokens,
+            u.cached_input_tokens,
+            u.cache_creation_tokens,
+            u.output_tokens
+        ),
+        (135, 100, 10, 42)
+    );
     // Tool indices count tool calls, not content blocks.
-    let indices: Vec<u32> = whole.iter().filter_map(|e| match e {
-        StreamEvent::ToolCall { index, .. } => Some(*index),
-        _ => None,
-    }).collect();
+    let indices: Vec<u32> = whole
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolCall { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
     assert_eq!(indices, [0, 0, 0, 1, 1]);
 }
 
@@ -103,7 +120,10 @@ fn cuts_malformed_events_and_error_events_are_errors() {
     let e = decode_all("event: content_block_delta\ndata: {nope\n\n", 3).unwrap_err();
     assert_eq!(e.class, crate::error::ErrorClass::BadResponse);
     let rl = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow\"}}\n\n";
-    assert_eq!(decode_all(rl, 4).unwrap_err().class, crate::error::ErrorClass::RateLimited);
+    assert_eq!(
+        decode_all(rl, 4).unwrap_err().class,
+        crate::error::ErrorClass::RateLimited
+    );
 }
 
 #[test]
@@ -131,11 +151,14 @@ fn check_grammar(text: &str) -> Vec<Value> {
     let mut evs = Vec::new();
     d.feed(text.as_bytes(), &mut evs).unwrap();
     d.finish(&mut evs);
-    let data: Vec<Value> = evs.iter().map(|e| {
-        let v: Value = serde_json::from_str(&e.data).unwrap();
-        assert_eq!(e.event.as_deref(), v["type"].as_str(), "{v}");
-        v
-    }).collect();
+    let data: Vec<Value> = evs
+        .iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(&e.data).unwrap();
+            assert_eq!(e.event.as_deref(), v["type"].as_str(), "{v}");
+            v
+        })
+        .collect();
     assert_eq!(data[0]["type"], "message_start");
     assert_eq!(data[data.len() - 2]["type"], "message_delta");
     assert_eq!(data[data.len() - 1]["type"], "message_stop");
@@ -197,22 +220,43 @@ fn interleaved_tool_calls_are_sent_one_block_at_a_time() {
         arguments: args.into(),
     };
     let events = vec![
-        StreamEvent::Start { id: "chatcmpl-1".into(), model: "gpt".into(), created: 1 },
-        StreamEvent::Text { choice: 0, text: "Hi".into() },
+        StreamEvent::Start {
+            id: "chatcmpl-1".into(),
+            model: "gpt".into(),
+            created: 1,
+        },
+        StreamEvent::Text {
+            choice: 0,
+            text: "Hi".into(),
+        },
         tc(0, Some("call_a"), ""),
         tc(1, Some("call_b"), "{\"b\":"),
         tc(0, None, "{\"a\":1}"),
         tc(1, None, "2}"),
-        StreamEvent::Finish { choice: 0, reason: FinishReason::ToolCalls, stop_sequence: None },
-        StreamEvent::Usage(Usage { input_tokens: 9, output_tokens: 4, ..Default::default() }),
+        StreamEvent::Finish {
+            choice: 0,
+            reason: FinishReason::ToolCalls,
+            stop_sequence: None,
+        },
+        StreamEvent::Usage(Usage {
+            input_tokens: 9,
+            output_tokens: 4,
+            ..Default::default()
+        }),
     ];
     let text = encode_all(&events);
     check_grammar(&text);
     let r = assemble(&decode_all(&text, 5).unwrap());
     let calls = &r.choices[0].message.tool_calls;
     assert_eq!(calls.len(), 2, "{text}");
-    assert_eq!((calls[0].id.as_str(), calls[0].arguments.as_str()), ("call_a", "{\"a\":1}"));
-    assert_eq!((calls[1].id.as_str(), calls[1].arguments.as_str()), ("call_b", "{\"b\":2}"));
+    assert_eq!(
+        (calls[0].id.as_str(), calls[0].arguments.as_str()),
+        ("call_a", "{\"a\":1}")
+    );
+    assert_eq!(
+        (calls[1].id.as_str(), calls[1].arguments.as_str()),
+        ("call_b", "{\"b\":2}")
+    );
     assert_eq!(r.usage.unwrap().input_tokens, 9);
     // No usage from the provider: the estimate, and the error event shape.
     let text = encode_all(&events[..2]);
@@ -221,7 +265,10 @@ fn interleaved_tool_calls_are_sent_one_block_at_a_time() {
     assert_eq!(data[data.len() - 2]["delta"]["stop_reason"], "end_turn");
     let mut enc = EventEncoder::new("m", 1);
     let mut out = BytesMut::new();
-    enc.error(&AiError::new(crate::error::ErrorClass::Overloaded, "busy"), &mut out);
+    enc.error(
+        &AiError::new(crate::error::ErrorClass::Overloaded, "busy"),
+        &mut out,
+    );
     let s = String::from_utf8(out.to_vec()).unwrap();
     assert!(s.starts_with("event: error\ndata: {"), "{s}");
     assert!(s.contains("\"overloaded_error\""));

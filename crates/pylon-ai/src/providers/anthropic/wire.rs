@@ -195,8 +195,12 @@ mod tests {
         ]);
         let got: Vec<Block> = serde_json::from_value(blocks).unwrap();
         assert_eq!(got[0], Block::Text { text: "hi".into() });
-        assert!(matches!(&got[4], Block::ToolResult { is_error: true, content: Some(ToolResultContent::Text(t)), .. } if t == "ok"));
-        assert!(matches!(&got[5], Block::ToolResult { content: Some(ToolResultContent::Blocks(b)), is_error: false, .. } if b.len() == 1));
+        assert!(
+            matches!(&got[4], Block::ToolResult { is_error: true, content: Some(ToolResultContent::Text(t)), .. } if t == "ok")
+        );
+        assert!(
+            matches!(&got[5], Block::ToolResult { content: Some(ToolResultContent::Blocks(b)), is_error: false, .. } if b.len() == 1)
+        );
         assert_eq!(got[8], Block::Unknown);
         let back = serde_json::to_value(&got[..8]).unwrap();
         assert_eq!(back[1]["source"]["media_type"], "image/png");
