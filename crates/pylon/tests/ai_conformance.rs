@@ -56,7 +56,11 @@ impl ProviderMock for OpenAiMock {
                 .as_str()
                 .is_some_and(|u| u.starts_with("data:image/png;base64,")),
             Case::Tools => body["tools"][0]["function"]["name"] == "get_weather",
-            Case::Json => body["response_format"]["type"] == "json_object",
+            // json_object from Chat Completions, a schema from Messages.
+            Case::Json => matches!(
+                body["response_format"]["type"].as_str(),
+                Some("json_object" | "json_schema")
+            ),
             _ => true,
         };
         if ok {
@@ -69,3 +73,4 @@ impl ProviderMock for OpenAiMock {
 
 conformance!(openai_native, openai("openai"));
 conformance!(openai_compatible_preset, openai("groq"));
+conformance!(anthropic, common_ai::mock_anthropic::anthropic());

@@ -20,8 +20,10 @@ use hyper::body::Incoming;
 use crate::body::{PacedBody, ResponseBody, full};
 use crate::server::{ConnCtx, Proto, ServerHandle, bind, lock, record_parts, spawn_http};
 
+pub mod anthropic;
 pub mod openai;
 
+pub use anthropic::MockAnthropic;
 pub use openai::MockOpenAi;
 
 /// A fault for the next request that reaches the mock.

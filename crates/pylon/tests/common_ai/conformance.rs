@@ -126,7 +126,10 @@ pub trait ProviderMock: Send + Sync {
 
 /// Every inbound API the matrix covers.
 pub fn inbound_apis() -> Vec<Box<dyn Inbound>> {
-    vec![Box::new(super::inbound_openai::ChatCompletions)]
+    vec![
+        Box::new(super::inbound_openai::ChatCompletions),
+        Box::new(super::inbound_anthropic::Messages),
+    ]
 }
 
 /// Run the whole matrix for one provider; fails with every broken cell listed.

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod inbound_anthropic;
 pub mod inbound_openai;
+pub mod mock_anthropic;
 
 use serde_json::{Value, json};
 
