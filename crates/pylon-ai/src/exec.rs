@@ -108,6 +108,7 @@ pub async fn run<A: Attempt>(
         let g = chain[gi].clone();
         let mut pass = 0u32;
         'passes: loop {
+            let attempts_before = attempts;
             let mut retry_after: Option<Duration> = None;
             let mut stop_group = false;
             for di in engine.order(&g) {
@@ -134,7 +135,8 @@ pub async fn run<A: Attempt>(
                             if tried_keys.is_empty() {
                                 let e = no_key_error(dep, why);
                                 path.push(format!("{}: {}", dep.label(), e.class.as_str()));
-                                last = Some(e);
+                                // A provider's own refusal says more than "no key left".
+                                last.get_or_insert(e);
                             }
                             break;
                         }
@@ -203,7 +205,10 @@ pub async fn run<A: Attempt>(
                 }
             }
             let fallbacks_ahead = allow_fallback && !primary.fallbacks.is_empty() && gi == 0;
-            if stop_group || fallbacks_ahead || gi > 0 || attempts >= max || last.is_none() {
+            // A pass that could call nothing (every key refused or cooling) ends the retries.
+            let idle = attempts == attempts_before;
+            if stop_group || fallbacks_ahead || gi > 0 || attempts >= max || last.is_none() || idle
+            {
                 break;
             }
             pass += 1;
