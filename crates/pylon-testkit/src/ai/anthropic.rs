@@ -1,7 +1,8 @@
 //! A mock of Anthropic's Messages API: `POST /v1/messages` (a JSON message,
 //! or the SSE event sequence `message_start`, `ping`, per block
 //! `content_block_start`/`_delta`/`_stop`, `message_delta`, `message_stop`),
-//! `POST /v1/messages/count_tokens`, `x-api-key` checks with Anthropic's
+//! `POST /v1/messages/count_tokens`, key checks (`x-api-key` or a bearer
+//! token) with Anthropic's
 //! `authentication_error`, a required `anthropic-version`, and the request
 //! checks the real API makes that translation bugs would trip (roles,
 //! `max_tokens`, empty text, thinking budgets, tool results without their
@@ -468,7 +469,17 @@ impl Wire for AnthropicWire {
     }
 
     fn answer(&self, req: &http::request::Parts, body: &[u8], script: Option<Reply>) -> Answer {
-        let key = req.headers.get("x-api-key").and_then(|v| v.to_str().ok());
+        // `x-api-key`, or (newer SDKs) `Authorization: Bearer`.
+        let bearer = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let key = req
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .or(bearer);
         if !self.keys.is_empty() && !key.is_some_and(|k| self.keys.iter().any(|g| g == k)) {
             return error(401, "authentication_error", "invalid x-api-key");
         }

@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod inbound_anthropic;
 pub mod inbound_openai;
 pub mod mock_anthropic;
+pub mod sdk;
 
 use serde_json::{Value, json};
 

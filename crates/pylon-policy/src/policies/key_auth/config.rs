@@ -14,7 +14,10 @@ pub enum KeySource {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyAuthConfig {
-    /// Header, query-parameter and cookie names that carry the key.
+    /// Header, query-parameter and cookie names that carry the key. The
+    /// `authorization` header is read as `Bearer <key>` (other schemes are
+    /// left to other authentication policies), so `[authorization, x-api-key,
+    /// api-key]` accepts keys the way the OpenAI, Anthropic and Azure SDKs send them.
     pub key_names: Vec<String>,
     pub sources: Vec<KeySource>,
     /// Remove the key from the request before it goes upstream.

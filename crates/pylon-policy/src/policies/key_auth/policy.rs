@@ -59,6 +59,15 @@ pub fn build(
     }))
 }
 
+/// The token of an `Authorization: Bearer <token>` value.
+fn bearer_token(v: &str) -> Option<&str> {
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Where a key was found, so it can be removed.
 enum Found {
     Header(usize),
@@ -72,12 +81,19 @@ impl KeyAuth {
             match source {
                 KeySource::Header => {
                     for (i, h) in self.headers.iter().enumerate() {
-                        if let Some(v) = req.parts.headers.get(h) {
-                            return Some((
-                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                Found::Header(i),
-                            ));
+                        let Some(v) = req.parts.headers.get(h) else {
+                            continue;
+                        };
+                        let text = String::from_utf8_lossy(v.as_bytes());
+                        if *h == http::header::AUTHORIZATION {
+                            // `Authorization: Bearer <key>` (the OpenAI SDKs' way); other
+                            // schemes belong to other authentication policies.
+                            match bearer_token(&text) {
+                                Some(t) => return Some((t.to_string(), Found::Header(i))),
+                                None => continue,
+                            }
                         }
+                        return Some((text.into_owned(), Found::Header(i)));
                     }
                 }
                 KeySource::Query => {

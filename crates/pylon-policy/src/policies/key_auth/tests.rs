@@ -128,3 +128,35 @@ fn bad_config_names_the_field() {
         "{errs:?}"
     );
 }
+
+#[tokio::test]
+async fn sdk_style_headers_map_to_the_same_consumer() {
+    let cfg = json!([{ "name": "key-auth", "config": { "key_names": ["authorization", "x-api-key", "api-key"] } }]);
+    let chain = chain(cfg, consumers());
+    for headers in [
+        vec![("authorization", "Bearer alice-secret-1")],
+        vec![("authorization", "bearer   alice-secret-1 ")],
+        vec![("x-api-key", "alice-secret-1")],
+        vec![("api-key", "alice-secret-1")],
+        // Another scheme in Authorization is not a key: the next header is used.
+        vec![
+            ("authorization", "Basic YWxpY2U6eA=="),
+            ("api-key", "alice-secret-1"),
+        ],
+    ] {
+        let mut req = request("POST", "/v1/chat/completions", &headers);
+        let mut ctx = ctx();
+        assert!(run(&chain, &mut req, &mut ctx).await.is_ok(), "{headers:?}");
+        assert_eq!(ctx.consumer_name(), Some("alice"), "{headers:?}");
+    }
+    let mut req = request("GET", "/", &[("authorization", "Basic YWxpY2U6eA==")]);
+    let Err(err) = run(&chain, &mut req, &mut ctx()).await else {
+        panic!("no key given")
+    };
+    assert_eq!(err.status, 401);
+    let mut req = request("GET", "/", &[("authorization", "Bearer wrong-key-000")]);
+    let Err(err) = run(&chain, &mut req, &mut ctx()).await else {
+        panic!("wrong key")
+    };
+    assert_eq!(err.status, 401);
+}
