@@ -142,18 +142,18 @@ fn validate(body: &Value) -> Result<(), String> {
         return Err("messages: at least one message is required".into());
     }
     let thinking = body["thinking"]["type"] == "enabled";
-    if let Some(max) = body["max_tokens"].as_u64() {
-        if thinking {
-            let budget = body["thinking"]["budget_tokens"].as_u64().unwrap_or(0);
-            if budget < 1024 {
-                return Err(
-                    "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
-                        .into(),
-                );
-            }
-            if budget >= max {
-                return Err("`max_tokens` must be greater than `thinking.budget_tokens`".into());
-            }
+    if let Some(max) = body["max_tokens"].as_u64()
+        && thinking
+    {
+        let budget = body["thinking"]["budget_tokens"].as_u64().unwrap_or(0);
+        if budget < 1024 {
+            return Err(
+                "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+                    .into(),
+            );
+        }
+        if budget >= max {
+            return Err("`max_tokens` must be greater than `thinking.budget_tokens`".into());
         }
     }
     if thinking && matches!(body["tool_choice"]["type"].as_str(), Some("any" | "tool")) {

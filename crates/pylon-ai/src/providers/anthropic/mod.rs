@@ -12,6 +12,7 @@ use crate::catalog::ModelInfo;
 use crate::error::AiError;
 use crate::types::*;
 
+pub mod encode;
 pub mod error;
 pub mod request;
 pub mod response;
@@ -90,11 +91,11 @@ impl Provider for Anthropic {
     /// catalog (kept inside its context window), else 4096.
     fn default_max_tokens(&self, req: &ChatRequest, info: Option<&ModelInfo>) -> Option<u32> {
         let Some(m) = info else {
-            return Some(request::DEFAULT_MAX_TOKENS);
+            return Some(encode::DEFAULT_MAX_TOKENS);
         };
         let mut n = m
             .max_output_tokens
-            .unwrap_or(u64::from(request::DEFAULT_MAX_TOKENS));
+            .unwrap_or(u64::from(encode::DEFAULT_MAX_TOKENS));
         if let Some(cw) = m.context_window {
             let room = cw.saturating_sub(crate::tokens::estimate_prompt(req));
             if room >= 1 {
@@ -105,7 +106,7 @@ impl Provider for Anthropic {
     }
 
     fn chat(&self, req: &ChatRequest, ep: &Endpoint<'_>) -> Result<Outbound, AiError> {
-        let body = request::encode_request(req, ep.model)?;
+        let body = encode::encode_request(req, ep.model)?;
         Ok(Outbound::Http(self.request(ep, "/messages", &body)?))
     }
 
@@ -127,7 +128,7 @@ impl Provider for Anthropic {
         ep: &Endpoint<'_>,
     ) -> Option<Result<Outbound, AiError>> {
         Some(
-            request::encode_count_tokens(req, ep.model)
+            encode::encode_count_tokens(req, ep.model)
                 .and_then(|body| self.request(ep, "/messages/count_tokens", &body))
                 .map(Outbound::Http),
         )

@@ -1,7 +1,10 @@
-//! Tests of the Messages request codec: every documented field decoded,
+//! Tests of the Messages request codec (`request.rs` and `encode.rs`): every documented field decoded,
 //! encoding from unified requests of any origin, and round trips.
 
 use super::*;
+use crate::providers::anthropic::encode::*;
+use crate::providers::anthropic::wire::JSON_TOOL;
+use serde_json::json;
 
 fn decode(v: Value) -> ChatRequest {
     decode_request(v.to_string().as_bytes(), false).unwrap()
