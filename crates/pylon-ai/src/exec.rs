@@ -109,6 +109,7 @@ pub async fn run<A: Attempt>(
         let mut pass = 0u32;
         'passes: loop {
             let attempts_before = attempts;
+            let mut cooling = false;
             let mut retry_after: Option<Duration> = None;
             let mut stop_group = false;
             for di in engine.order(&g) {
@@ -132,11 +133,12 @@ pub async fn run<A: Attempt>(
                         Ok(Some((i, k))) => (Some(i), Some(k)),
                         Ok(None) => (None, None),
                         Err(why) => {
-                            if tried_keys.is_empty() {
+                            cooling |= matches!(why, NoKey::AllCooling);
+                            // Keep the error of a real attempt over "no key left".
+                            if tried_keys.is_empty() && last.is_none() {
                                 let e = no_key_error(dep, why);
                                 path.push(format!("{}: {}", dep.label(), e.class.as_str()));
-                                // A provider's own refusal says more than "no key left".
-                                last.get_or_insert(e);
+                                last = Some(e);
                             }
                             break;
                         }
@@ -205,9 +207,15 @@ pub async fn run<A: Attempt>(
                 }
             }
             let fallbacks_ahead = allow_fallback && !primary.fallbacks.is_empty() && gi == 0;
-            // A pass that could call nothing (every key refused or cooling) ends the retries.
-            let idle = attempts == attempts_before;
-            if stop_group || fallbacks_ahead || gi > 0 || attempts >= max || last.is_none() || idle
+            // A pass that could call nothing while no key is merely cooling
+            // down (every key refused) would spin forever if repeated.
+            let idle_retry = attempts == attempts_before && !cooling;
+            if stop_group
+                || fallbacks_ahead
+                || gi > 0
+                || attempts >= max
+                || last.is_none()
+                || idle_retry
             {
                 break;
             }

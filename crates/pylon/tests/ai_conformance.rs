@@ -56,11 +56,7 @@ impl ProviderMock for OpenAiMock {
                 .as_str()
                 .is_some_and(|u| u.starts_with("data:image/png;base64,")),
             Case::Tools => body["tools"][0]["function"]["name"] == "get_weather",
-            // json_object from Chat Completions, a schema from Messages.
-            Case::Json => matches!(
-                body["response_format"]["type"].as_str(),
-                Some("json_object" | "json_schema")
-            ),
+            Case::Json => body["response_format"]["type"] == "json_object",
             _ => true,
         };
         if ok {

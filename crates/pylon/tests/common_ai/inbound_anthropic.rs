@@ -11,10 +11,10 @@ use super::sse_events;
 
 pub struct Messages;
 
-/// The schema the JSON case asks for.
+/// The schema the JSON case asks for: any object, which is JSON mode (the
+/// form every provider has; schemas proper are unit-tested per provider).
 pub fn answer_schema() -> Value {
-    json!({"type": "object", "properties": {"answer": {"type": "integer"}, "unit": {"type": "string"}},
-           "required": ["answer", "unit"], "additionalProperties": false})
+    json!({"type": "object"})
 }
 
 /// What a Messages answer (whole, or rebuilt from its events) says.

@@ -1,8 +1,8 @@
 //! The Anthropic provider's mock as the conformance matrix uses it: the
 //! native request must carry the system prompt as top-level `system`, the
 //! image as a base64 `image` block, the tool with its `input_schema`, and
-//! JSON mode as `output_config.format` (asked as a schema) or the forced
-//! JSON tool (asked as `json_object`).
+//! JSON mode as the forced JSON tool (`json_object`, and the any-object
+//! schema the Messages API sends) or `output_config.format` (a schema proper).
 #![allow(dead_code)]
 
 use pylon_testkit::ai::anthropic::AnthropicWire;

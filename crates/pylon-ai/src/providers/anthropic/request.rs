@@ -6,13 +6,14 @@
 //! and `tool_result` blocks tool messages, in place; `disable_parallel_tool_use`
 //! becomes `parallel_tool_calls: false`; `thinking.budget_tokens` the reasoning
 //! budget (`adaptive` a medium effort, `output_config.effort` the effort);
-//! `output_config.format` (or the older `output_format`) a JSON-schema answer;
+//! `output_config.format` (or the older `output_format`) a JSON-schema answer
+//! (JSON mode for the schema `{"type": "object"}`);
 //! `metadata.user_id` the user. `cache_control`, `service_tier`,
 //! `inference_geo`, `speed` and `diagnostics` are accepted and not forwarded;
 //! server tools and other unknown fields are refused naming the field.
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::wire::{Block, ImageSource as WireImage, REDACTED, ToolResultContent};
 use crate::error::AiError;
@@ -387,16 +388,24 @@ fn decode_thinking(v: &Value) -> Result<(Option<u32>, Option<String>), AiError> 
     }
 }
 
+/// A JSON-schema answer; the schema `{"type": "object"}` alone (any
+/// object) is JSON mode, which every provider has in some form.
 fn decode_format(f: &Value) -> Result<ResponseFormat, AiError> {
     match f.get("type").and_then(Value::as_str) {
-        Some("json_schema") => Ok(ResponseFormat::JsonSchema {
-            name: "response".into(),
-            description: None,
-            schema: f.get("schema").cloned().ok_or_else(|| {
+        Some("json_schema") => {
+            let schema = f.get("schema").cloned().ok_or_else(|| {
                 AiError::invalid_param("output_config.format.schema", "`schema` is required")
-            })?,
-            strict: Some(true),
-        }),
+            })?;
+            if schema == json!({"type": "object"}) {
+                return Ok(ResponseFormat::JsonObject);
+            }
+            Ok(ResponseFormat::JsonSchema {
+                name: "response".into(),
+                description: None,
+                schema,
+                strict: Some(true),
+            })
+        }
         _ => Err(AiError::invalid_param(
             "output_config.format.type",
             "output_config.format.type must be `json_schema`",

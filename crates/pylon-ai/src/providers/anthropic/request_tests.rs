@@ -37,7 +37,7 @@ fn decodes_every_documented_field_and_encodes_it_back() {
         "stop_sequences": ["END"], "temperature": 0.5, "top_p": 0.9, "top_k": 40,
         "metadata": {"user_id": "u1"}, "stream": true,
         "thinking": {"type": "enabled", "budget_tokens": 2000},
-        "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+        "output_config": {"format": {"type": "json_schema", "schema": {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false}}},
         "service_tier": "auto"
     });
     let r = decode(body.clone());
@@ -431,6 +431,15 @@ fn bad_requests_name_the_field() {
         assert_eq!(e.param.as_deref(), Some(param), "{body}: {e}");
         assert_eq!(e.status, 400);
     }
+    // Any object: JSON mode.
+    let body = with(
+        "output_config",
+        json!({"format": {"type": "json_schema", "schema": {"type": "object"}}}),
+    );
+    assert_eq!(
+        decode(body).response_format,
+        Some(ResponseFormat::JsonObject)
+    );
     // count_tokens needs no max_tokens; adaptive thinking is a medium effort.
     let body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "thinking": {"type": "adaptive"}});
     let r = decode_request(body.to_string().as_bytes(), true).unwrap();
