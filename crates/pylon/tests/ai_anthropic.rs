@@ -81,6 +81,7 @@ async fn auth_url_default_max_tokens_and_cache_usage_with_cost() {
         assert_eq!(s.content, [json!({"type": "text", "text": "cached hello"})]);
         assert_eq!((s.usage["input_tokens"].as_u64(), s.usage["cache_read_input_tokens"].as_u64(), s.usage["cache_creation_input_tokens"].as_u64()), (Some(50), Some(100), Some(50)));
         assert_eq!(s.usage["output_tokens"], 10);
+        assert_eq!(total_input(&s.usage), 200, "the parts add up to the unified input");
         // The access log: unified counts and the cost at each token kind's price.
         assert!(eventually(Duration::from_secs(5), || async { ai_log_lines(&p.stdout()).len() >= 2 }).await);
         for line in ai_log_lines(&p.stdout()) {
