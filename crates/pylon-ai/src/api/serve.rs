@@ -148,34 +148,32 @@ pub struct ChatPlan {
     pub tracker: Tracker,
 }
 
-/// Apply the `x-pylon-model` override to `model`, check the route allows
-/// it, and find its group.
-pub fn resolve_group(call: &Call<'_>, model: &mut String) -> Result<Arc<ModelGroup>, AiError> {
+/// Resolve and check the model of `req` and start its record.
+pub fn start_chat(call: &Call<'_>, req: &mut ChatRequest) -> Result<ChatPlan, AiError> {
     if let Some(m) = &call.overrides.model {
-        model.clone_from(m);
+        req.model = m.clone();
     }
-    if !call.route.allows(model) {
+    let route = call.route;
+    if !route.allows(&req.model) {
         let mut e = AiError::new(
             ErrorClass::PermissionDenied,
-            format!("the model `{model}` is not allowed on this route"),
+            format!("the model `{}` is not allowed on this route", req.model),
         );
         e.code = Some("model_not_allowed".into());
         return Err(e);
     }
-    call.route.engine.resolve(model).ok_or_else(|| {
+    let group = route.engine.resolve(&req.model).ok_or_else(|| {
         let mut e = AiError::new(
             ErrorClass::NotFound,
-            format!("the model `{model}` does not exist or you do not have access to it"),
+            format!(
+                "the model `{}` does not exist or you do not have access to it",
+                req.model
+            ),
         );
         e.code = Some("model_not_found".into());
         e.param = Some("model".into());
         e
-    })
-}
-
-/// Resolve and check the model of `req` and start its record.
-pub fn start_chat(call: &Call<'_>, req: &mut ChatRequest) -> Result<ChatPlan, AiError> {
-    let group = resolve_group(call, &mut req.model)?;
+    })?;
     let rec = AiRecord {
         api: call.api.as_str(),
         model_requested: req.model.clone(),
@@ -238,6 +236,32 @@ pub async fn run_chat(
             Err(f.error)
         }
     }
+}
+
+/// Apply the `x-pylon-model` override to `model`, check the route allows
+/// it, and find its group (the Messages token count's path; `start_chat`
+/// does the same for calls).
+pub fn resolve_group(call: &Call<'_>, model: &mut String) -> Result<Arc<ModelGroup>, AiError> {
+    if let Some(m) = &call.overrides.model {
+        model.clone_from(m);
+    }
+    if !call.route.allows(model) {
+        let mut e = AiError::new(
+            ErrorClass::PermissionDenied,
+            format!("the model `{model}` is not allowed on this route"),
+        );
+        e.code = Some("model_not_allowed".into());
+        return Err(e);
+    }
+    call.route.engine.resolve(model).ok_or_else(|| {
+        let mut e = AiError::new(
+            ErrorClass::NotFound,
+            format!("the model `{model}` does not exist or you do not have access to it"),
+        );
+        e.code = Some("model_not_found".into());
+        e.param = Some("model".into());
+        e
+    })
 }
 
 /// Headers naming what served the call.
