@@ -299,10 +299,8 @@ impl AiRoute {
             Api::Embeddings => api::embeddings::handle(call).await,
             Api::Models => api::models::handle(call, id),
             Api::Responses => api::responses::handle(call).await,
-            Api::Messages | Api::CountTokens => Err(AiError::new(
-                ErrorClass::NotFound,
-                format!("the {} API is not available yet", api.as_str()),
-            )),
+            Api::Messages => api::messages::handle(call).await,
+            Api::CountTokens => api::count_tokens::handle(call).await,
         };
         result.unwrap_or_else(|e| error_response(&e, anthropic))
     }

@@ -73,3 +73,4 @@ conformance!(gemini, common_ai::mock_gemini::gemini());
 conformance!(mistral, common_ai::mock_mistral::mistral());
 conformance!(cohere, common_ai::mock_cohere::cohere());
 conformance!(ollama, common_ai::mock_ollama::ollama());
+conformance!(anthropic, common_ai::mock_anthropic::anthropic());

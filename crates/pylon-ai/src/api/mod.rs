@@ -3,12 +3,14 @@
 //! back in its own format.
 
 pub mod chat;
+pub mod count_tokens;
 pub mod embeddings;
+pub mod messages;
 pub mod models;
 pub mod responses;
 mod serve;
 
 pub use serve::{
-    ChatAnswer, ChatAttempt, ChatPlan, Served, run_chat, served_headers, start_chat,
+    ChatAnswer, ChatAttempt, ChatPlan, Served, resolve_group, run_chat, served_headers, start_chat,
     stream_response,
 };

@@ -81,12 +81,22 @@ impl Attempt for ChatAttempt<'_> {
     ) -> BoxFuture<'b, Result<ChatAnswer, AiError>> {
         Box::pin(async move {
             let unsupported = dep.provider.adapter.unsupported(self.req);
+            let max_tokens = match self.req.max_tokens {
+                None => dep
+                    .provider
+                    .adapter
+                    .default_max_tokens(self.req, dep.info.as_deref()),
+                Some(_) => None,
+            };
             let cleared;
-            let req = if unsupported.is_empty() {
+            let req = if unsupported.is_empty() && max_tokens.is_none() {
                 self.req
             } else {
                 let mut r = self.req.clone();
                 r.clear_params(&unsupported);
+                if max_tokens.is_some() {
+                    r.max_tokens = max_tokens;
+                }
                 *self.dropped.lock() = unsupported.iter().map(|s| s.to_string()).collect();
                 cleared = r;
                 &cleared
@@ -277,6 +287,32 @@ pub async fn run_chat(
             Err(f.error)
         }
     }
+}
+
+/// Apply the `x-pylon-model` override to `model`, check the route allows
+/// it, and find its group (the Messages token count's path; `start_chat`
+/// does the same for calls).
+pub fn resolve_group(call: &Call<'_>, model: &mut String) -> Result<Arc<ModelGroup>, AiError> {
+    if let Some(m) = &call.overrides.model {
+        model.clone_from(m);
+    }
+    if !call.route.allows(model) {
+        let mut e = AiError::new(
+            ErrorClass::PermissionDenied,
+            format!("the model `{model}` is not allowed on this route"),
+        );
+        e.code = Some("model_not_allowed".into());
+        return Err(e);
+    }
+    call.route.engine.resolve(model).ok_or_else(|| {
+        let mut e = AiError::new(
+            ErrorClass::NotFound,
+            format!("the model `{model}` does not exist or you do not have access to it"),
+        );
+        e.code = Some("model_not_found".into());
+        e.param = Some("model".into());
+        e
+    })
 }
 
 /// Headers naming what served the call.

@@ -11,9 +11,11 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use pylon_config::AiProviderConfig;
 
+use crate::catalog::ModelInfo;
 use crate::error::{AiError, ErrorClass};
 use crate::types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamEvent};
 
+pub mod anthropic;
 pub mod cohere;
 pub mod compat;
 pub mod gemini;
@@ -120,6 +122,13 @@ pub trait Provider: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// `max_tokens` to send when the caller gave none, for providers that
+    /// require one (`info` is the deployment's catalog entry).
+    fn default_max_tokens(&self, req: &ChatRequest, info: Option<&ModelInfo>) -> Option<u32> {
+        let _ = (req, info);
+        None
+    }
+
     fn chat(&self, req: &ChatRequest, ep: &Endpoint<'_>) -> Result<Outbound, AiError>;
 
     /// A whole (non-streamed) answer with a success status.
@@ -131,6 +140,23 @@ pub trait Provider: Send + Sync + 'static {
     /// An error answer (status ≥ 400) in the provider's shape.
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> AiError {
         generic_error(status, headers, body)
+    }
+
+    /// A native prompt-token count of `req`, for providers with such an
+    /// endpoint (`/v1/messages/count_tokens` estimates for the others).
+    fn count_tokens(
+        &self,
+        req: &ChatRequest,
+        ep: &Endpoint<'_>,
+    ) -> Option<Result<Outbound, AiError>> {
+        let _ = (req, ep);
+        None
+    }
+
+    /// The count in a successful answer to [`Provider::count_tokens`].
+    fn count_tokens_response(&self, body: &[u8]) -> Result<u64, AiError> {
+        let _ = body;
+        Err(not_supported(self.kind(), "count_tokens"))
     }
 
     fn embeddings(&self, req: &EmbeddingsRequest, ep: &Endpoint<'_>) -> Result<Outbound, AiError> {
@@ -239,6 +265,7 @@ const fn kind(
 pub static REGISTRY: &[Kind] = &[
     kind("openai", Some("https://api.openai.com/v1"), true, openai::build),
     kind("openai_compatible", None, false, compat::build),
+    kind("anthropic", Some("https://api.anthropic.com/v1"), true, anthropic::build),
     kind("mock", Some("http://mock.invalid"), false, mock::build),
     kind("gemini", Some("https://generativelanguage.googleapis.com/v1beta"), true, gemini::build),
     kind("mistral", Some("https://api.mistral.ai/v1"), true, mistral::build),

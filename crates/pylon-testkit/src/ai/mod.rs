@@ -20,6 +20,7 @@ use hyper::body::Incoming;
 use crate::body::{PacedBody, ResponseBody, full};
 use crate::server::{ConnCtx, Proto, ServerHandle, bind, lock, record_parts, spawn_http};
 
+pub mod anthropic;
 pub mod cohere;
 pub mod gemini;
 pub mod mistral;
@@ -27,6 +28,7 @@ pub mod native;
 pub mod ollama;
 pub mod openai;
 
+pub use anthropic::MockAnthropic;
 pub use native::MockNative;
 pub use openai::MockOpenAi;
 

@@ -129,6 +129,7 @@ pub fn inbound_apis() -> Vec<Box<dyn Inbound>> {
     vec![
         Box::new(super::inbound_openai::ChatCompletions),
         Box::new(super::inbound_responses::Responses),
+        Box::new(super::inbound_anthropic::Messages),
     ]
 }
 

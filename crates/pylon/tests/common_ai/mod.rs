@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod inbound_anthropic;
 pub mod inbound_openai;
 pub mod inbound_responses;
+pub mod mock_anthropic;
 pub mod mock_cohere;
 pub mod mock_gemini;
 pub mod mock_mistral;
