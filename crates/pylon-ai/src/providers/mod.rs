@@ -14,6 +14,8 @@ use pylon_config::AiProviderConfig;
 use crate::error::{AiError, ErrorClass};
 use crate::types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamEvent};
 
+pub mod azure;
+pub mod bedrock;
 pub mod compat;
 pub mod mock;
 pub mod openai;
@@ -234,6 +236,8 @@ pub static REGISTRY: &[Kind] = &[
     kind("openai", Some("https://api.openai.com/v1"), true, openai::build),
     kind("openai_compatible", None, false, compat::build),
     kind("mock", Some("http://mock.invalid"), false, mock::build),
+    kind("bedrock", Some(bedrock::DEFAULT_BASE_URL), false, bedrock::build),
+    kind("azure", None, true, azure::build),
 ];
 
 /// The kind entry for a native kind.
