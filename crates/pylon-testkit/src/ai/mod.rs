@@ -20,8 +20,13 @@ use hyper::body::Incoming;
 use crate::body::{PacedBody, ResponseBody, full};
 use crate::server::{ConnCtx, Proto, ServerHandle, bind, lock, record_parts, spawn_http};
 
+pub mod azure;
+pub mod bedrock;
 pub mod openai;
+pub mod sigv4;
 
+pub use azure::MockAzure;
+pub use bedrock::MockBedrock;
 pub use openai::MockOpenAi;
 
 /// A fault for the next request that reaches the mock.
@@ -183,6 +188,15 @@ pub trait Wire: Send + Sync + 'static {
     fn malformed_chunk(&self) -> Bytes {
         Bytes::from_static(b"data: {\"this is\": not json\n\n")
     }
+    /// The `content-type` of streamed answers.
+    fn stream_content_type(&self) -> &'static str {
+        "text/event-stream"
+    }
+    /// Extra headers on a fault's error answer (e.g. Bedrock's `x-amzn-ErrorType`).
+    fn error_headers(&self, status: u16) -> Vec<(&'static str, String)> {
+        let _ = status;
+        Vec::new()
+    }
     /// Answer a request; `script` is the forced reply if a test set one.
     fn answer(&self, req: &http::request::Parts, body: &[u8], script: Option<Reply>) -> Answer;
 }
@@ -244,6 +258,11 @@ async fn serve<W: Wire>(
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(*s));
         }
+        for (k, v) in wire.error_headers(*status) {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
         return resp;
     }
     match wire.answer(&parts, &bytes, script.get()) {
@@ -264,7 +283,7 @@ async fn serve<W: Wire>(
             let mut resp = Response::new(body);
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
+                HeaderValue::from_static(wire.stream_content_type()),
             );
             resp
         }
