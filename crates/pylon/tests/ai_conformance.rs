@@ -69,3 +69,5 @@ impl ProviderMock for OpenAiMock {
 
 conformance!(openai_native, openai("openai"));
 conformance!(openai_compatible_preset, openai("groq"));
+conformance!(bedrock, common_ai::mock_bedrock::bedrock());
+conformance!(azure, common_ai::mock_azure::azure());

@@ -4,6 +4,8 @@
 
 pub mod conformance;
 pub mod inbound_openai;
+pub mod mock_azure;
+pub mod mock_bedrock;
 
 use serde_json::{Value, json};
 
