@@ -108,6 +108,7 @@ pub async fn run<A: Attempt>(
         let g = chain[gi].clone();
         let mut pass = 0u32;
         'passes: loop {
+            let attempts_at_pass = attempts;
             let mut retry_after: Option<Duration> = None;
             let mut stop_group = false;
             for di in engine.order(&g) {
@@ -203,7 +204,16 @@ pub async fn run<A: Attempt>(
                 }
             }
             let fallbacks_ahead = allow_fallback && !primary.fallbacks.is_empty() && gi == 0;
-            if stop_group || fallbacks_ahead || gi > 0 || attempts >= max || last.is_none() {
+            // A pass in which every deployment was refused before any call
+            // (prechecks) would fail the same way again.
+            let none_called = attempts == attempts_at_pass;
+            if stop_group
+                || fallbacks_ahead
+                || gi > 0
+                || attempts >= max
+                || last.is_none()
+                || none_called
+            {
                 break;
             }
             pass += 1;

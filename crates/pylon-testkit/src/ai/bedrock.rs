@@ -8,6 +8,7 @@
 //! `ValidationException` like Bedrock.
 
 use std::ops::Deref;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +18,11 @@ use serde_json::{Value, json};
 
 use super::sigv4::{SigV4Check, verify};
 use super::{Answer, Faults, MockAi, Reply, Script, Wire, decide, pieces};
-use crate::server::ServerHandle;
+use crate::server::{ServerHandle, lock};
+
+/// A one-shot exception message for the next stream: after this many
+/// events, `:exception-type` and message.
+type PendingException = Arc<Mutex<Option<(usize, String, String)>>>;
 
 pub const TEST_ACCESS_KEY_ID: &str = "AKIDMOCKBEDROCK01";
 pub const TEST_SECRET_ACCESS_KEY: &str = "mock/Secret+Key/For/Bedrock0000000000000";
@@ -30,6 +35,7 @@ pub struct BedrockWire {
     pub sigv4: Option<SigV4Check>,
     /// Bedrock API keys accepted as `Authorization: Bearer`.
     pub api_keys: Vec<String>,
+    exception: PendingException,
 }
 
 impl Default for BedrockWire {
@@ -43,7 +49,24 @@ impl Default for BedrockWire {
                 service: "bedrock".into(),
             }),
             api_keys: Vec::new(),
+            exception: PendingException::default(),
         }
+    }
+}
+
+impl BedrockWire {
+    /// Also require this session token (`x-amz-security-token`, signed).
+    pub fn with_session_token(mut self, token: &str) -> Self {
+        if let Some(c) = &mut self.sigv4 {
+            c.session_token = Some(token.into());
+        }
+        self
+    }
+
+    /// Accept these Bedrock API keys (bearer tokens) too.
+    pub fn with_api_keys(mut self, keys: &[&str]) -> Self {
+        self.api_keys = keys.iter().map(|k| k.to_string()).collect();
+        self
     }
 }
 
@@ -51,6 +74,7 @@ impl Default for BedrockWire {
 #[derive(Debug)]
 pub struct MockBedrock {
     inner: MockAi,
+    exception: PendingException,
 }
 
 impl MockBedrock {
@@ -60,9 +84,17 @@ impl MockBedrock {
     }
 
     pub async fn with(wire: BedrockWire, interval: Duration) -> anyhow::Result<Self> {
+        let exception = wire.exception.clone();
         Ok(Self {
             inner: MockAi::start(wire, interval).await?,
+            exception,
         })
+    }
+
+    /// The next stream sends an exception message (`throttlingException`,
+    /// `modelStreamErrorException`, ...) after `after` events, and ends.
+    pub fn stream_exception(&self, after: usize, kind: &str, message: &str) {
+        *lock(&self.exception) = Some((after, kind.into(), message.into()));
     }
 
     /// `http://127.0.0.1:<port>`: the endpoint (`base_url`) to configure.
@@ -275,7 +307,7 @@ impl BedrockWire {
         })
     }
 
-    fn converse(body: &Value, stream: bool, script: Option<Reply>) -> Answer {
+    fn converse(&self, body: &Value, stream: bool, script: Option<Reply>) -> Answer {
         let r = script.unwrap_or_else(|| Self::reply_for(body));
         let stop = if r.tool_calls.is_empty() {
             "end_turn"
@@ -333,6 +365,10 @@ impl BedrockWire {
             "metadata",
             json!({"usage": Self::usage(&r), "metrics": {"latencyMs": 42}}),
         ));
+        if let Some((after, kind, message)) = lock(&self.exception).take() {
+            out.truncate(after);
+            out.push(exception(&kind, &message));
+        }
         Answer::Stream(out)
     }
 
@@ -449,7 +485,7 @@ impl Wire for BedrockWire {
         if let Err(why) = validate(&body) {
             return fail(StatusCode::BAD_REQUEST, "ValidationException", &why);
         }
-        Self::converse(&body, stream, script)
+        self.converse(&body, stream, script)
     }
 }
 

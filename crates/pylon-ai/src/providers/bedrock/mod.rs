@@ -45,11 +45,20 @@ pub struct Bedrock {
     credentials: Option<AwsCredentials>,
 }
 
-fn env(name: &str) -> Option<String> {
+fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 pub fn build(s: &ProviderSettings) -> Result<Arc<dyn Provider>, String> {
+    Ok(Arc::new(configure(s, process_env)?))
+}
+
+/// The provider for `s`, taking what the config leaves out (region,
+/// credentials) from `env`.
+fn configure(
+    s: &ProviderSettings,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Bedrock, String> {
     let c = &s.config;
     let region = c
         .region
@@ -93,16 +102,16 @@ pub fn build(s: &ProviderSettings) -> Result<Arc<dyn Provider>, String> {
         Some(_) => s.base_url.clone(),
         None => DEFAULT_BASE_URL.replace("{region}", &region),
     };
-    Ok(Arc::new(Bedrock {
+    Ok(Bedrock {
         base_url,
         region,
         credentials,
-    }))
+    })
 }
 
 impl Bedrock {
     /// `{base}/model/{modelId}/converse[-stream]` with the id encoded.
-    pub fn url(&self, model: &str, stream: bool) -> String {
+    pub fn url_for(&self, model: &str, stream: bool) -> String {
         let op = if stream {
             "converse-stream"
         } else {
@@ -147,7 +156,7 @@ impl Provider for Bedrock {
 
     fn chat(&self, req: &ChatRequest, ep: &Endpoint<'_>) -> Result<Outbound, AiError> {
         let body = request::encode_request(req, ep.model)?;
-        let mut http = HttpRequest::post_json(self.url(ep.model, ep.stream), &body)?;
+        let mut http = HttpRequest::post_json(self.url_for(ep.model, ep.stream), &body)?;
         for (k, v) in &ep.settings.headers {
             http.headers.insert(k.clone(), v.clone());
         }
@@ -179,5 +188,102 @@ impl Provider for Bedrock {
 
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> AiError {
         error::decode_error(status, headers, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(cfg: serde_json::Value) -> ProviderSettings {
+        let config: pylon_config::AiProviderConfig = serde_json::from_value(cfg).unwrap();
+        ProviderSettings {
+            name: "b".into(),
+            kind: "bedrock",
+            base_url: config
+                .base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BASE_URL.into()),
+            headers: HeaderMap::new(),
+            config,
+        }
+    }
+
+    fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |n| {
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn region_and_credentials_from_config_or_environment() {
+        let env = env_of(&[
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("AWS_SESSION_TOKEN", "envtoken"),
+        ]);
+        let b = configure(&settings(json!({"name": "b", "kind": "bedrock"})), &env).unwrap();
+        assert_eq!(b.region, "eu-central-1");
+        assert_eq!(
+            b.base_url,
+            "https://bedrock-runtime.eu-central-1.amazonaws.com"
+        );
+        let c = b.credentials.clone().unwrap();
+        assert_eq!(
+            (c.access_key_id.as_str(), c.session_token.as_deref()),
+            ("AKIDENV", Some("envtoken"))
+        );
+        assert_eq!(
+            b.url_for("anthropic.claude-3-haiku-20240307-v1:0", false),
+            "https://bedrock-runtime.eu-central-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
+        );
+        assert!(b.url_for("arn:aws:bedrock:us-east-1:123:inference-profile/us.x", true)
+            .ends_with("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Ainference-profile%2Fus.x/converse-stream"));
+        // The config wins over the environment.
+        let b = configure(&settings(json!({"name": "b", "kind": "bedrock", "region": "us-west-2",
+            "base_url": "http://127.0.0.1:1", "aws": {"access_key_id": "AKIDCFG", "secret_access_key": "s"}})), &env).unwrap();
+        assert_eq!(
+            (b.region.as_str(), b.base_url.as_str()),
+            ("us-west-2", "http://127.0.0.1:1")
+        );
+        assert_eq!(b.credentials.unwrap().session_token, None);
+        // Nothing to sign with, no region, a bad region.
+        let none = env_of(&[]);
+        let e = configure(
+            &settings(json!({"name": "b", "kind": "bedrock", "region": "us-east-1"})),
+            &none,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("credentials"), "{e}");
+        let e = configure(
+            &settings(json!({"name": "b", "kind": "bedrock", "keys": ["k"]})),
+            &none,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("region"), "{e}");
+        let e = configure(
+            &settings(json!({"name": "b", "kind": "bedrock", "keys": ["k"], "region": "us east"})),
+            &none,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("region"), "{e}");
+        assert!(
+            configure(
+                &settings(
+                    json!({"name": "b", "kind": "bedrock", "keys": ["k"], "region": "us-east-1"})
+                ),
+                &none
+            )
+            .unwrap()
+            .credentials
+            .is_none()
+        );
     }
 }
