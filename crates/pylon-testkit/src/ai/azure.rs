@@ -59,13 +59,7 @@ impl MockAzure {
 
     /// The JSON bodies of the recorded chat requests, oldest first.
     pub fn chat_bodies(&self) -> Vec<Value> {
-        self.inner
-            .handle
-            .requests()
-            .iter()
-            .filter(|r| r.path().ends_with("/chat/completions"))
-            .filter_map(|r| serde_json::from_slice(&r.body).ok())
-            .collect()
+        self.inner.json_bodies(&["/chat/completions"])
     }
 }
 

@@ -112,13 +112,7 @@ impl MockBedrock {
 
     /// The JSON bodies of the recorded Converse requests, oldest first.
     pub fn converse_bodies(&self) -> Vec<Value> {
-        self.inner
-            .handle
-            .requests()
-            .iter()
-            .filter(|r| r.path().ends_with("/converse") || r.path().ends_with("/converse-stream"))
-            .filter_map(|r| serde_json::from_slice(&r.body).ok())
-            .collect()
+        self.inner.json_bodies(&["/converse", "/converse-stream"])
     }
 }
 
@@ -129,7 +123,22 @@ impl Deref for MockBedrock {
     }
 }
 
-/// One event-stream message with string headers, CRCs included.
+/// One event-stream message from encoded `headers`, CRCs included.
+pub fn frame_raw(headers: &[u8], payload: &[u8]) -> Bytes {
+    let total = (16 + headers.len() + payload.len()) as u32;
+    let mut m = Vec::with_capacity(total as usize);
+    m.extend_from_slice(&total.to_be_bytes());
+    m.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+    let c = crc32fast::hash(&m);
+    m.extend_from_slice(&c.to_be_bytes());
+    m.extend_from_slice(headers);
+    m.extend_from_slice(payload);
+    let c = crc32fast::hash(&m);
+    m.extend_from_slice(&c.to_be_bytes());
+    Bytes::from(m)
+}
+
+/// One event-stream message with string headers (type 7), CRCs included.
 pub fn frame(headers: &[(&str, &str)], payload: &[u8]) -> Bytes {
     let mut h = Vec::new();
     for (n, v) in headers {
@@ -139,17 +148,7 @@ pub fn frame(headers: &[(&str, &str)], payload: &[u8]) -> Bytes {
         h.extend_from_slice(&(v.len() as u16).to_be_bytes());
         h.extend_from_slice(v.as_bytes());
     }
-    let total = (16 + h.len() + payload.len()) as u32;
-    let mut m = Vec::with_capacity(total as usize);
-    m.extend_from_slice(&total.to_be_bytes());
-    m.extend_from_slice(&(h.len() as u32).to_be_bytes());
-    let c = crc32fast::hash(&m);
-    m.extend_from_slice(&c.to_be_bytes());
-    m.extend_from_slice(&h);
-    m.extend_from_slice(payload);
-    let c = crc32fast::hash(&m);
-    m.extend_from_slice(&c.to_be_bytes());
-    Bytes::from(m)
+    frame_raw(&h, payload)
 }
 
 /// A ConverseStream event message, its payload padded like Bedrock's.

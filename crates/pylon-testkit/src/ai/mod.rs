@@ -220,6 +220,19 @@ impl MockAi {
     }
 }
 
+impl MockAi {
+    /// The JSON bodies of recorded requests whose path ends with one of
+    /// `suffixes`, oldest first.
+    pub fn json_bodies(&self, suffixes: &[&str]) -> Vec<serde_json::Value> {
+        self.handle
+            .requests()
+            .iter()
+            .filter(|r| suffixes.iter().any(|s| r.path().ends_with(s)))
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect()
+    }
+}
+
 async fn serve<W: Wire>(
     req: Request<Incoming>,
     ctx: ConnCtx,

@@ -167,28 +167,8 @@ fn parse_headers(mut b: Bytes) -> Result<Vec<(String, HeaderValue)>, AiError> {
 pub(crate) mod tests {
     use super::*;
 
-    /// Encode a message (string headers only), for tests.
-    pub(crate) fn frame(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
-        let mut h = Vec::new();
-        for (n, v) in headers {
-            h.push(n.len() as u8);
-            h.extend_from_slice(n.as_bytes());
-            h.push(7);
-            h.extend_from_slice(&(v.len() as u16).to_be_bytes());
-            h.extend_from_slice(v.as_bytes());
-        }
-        let total = (MIN_MESSAGE + h.len() + payload.len()) as u32;
-        let mut m = Vec::new();
-        m.extend_from_slice(&total.to_be_bytes());
-        m.extend_from_slice(&(h.len() as u32).to_be_bytes());
-        let c = crc32fast::hash(&m);
-        m.extend_from_slice(&c.to_be_bytes());
-        m.extend_from_slice(&h);
-        m.extend_from_slice(payload);
-        let c = crc32fast::hash(&m);
-        m.extend_from_slice(&c.to_be_bytes());
-        m
-    }
+    pub(crate) use pylon_testkit::ai::bedrock::frame;
+    use pylon_testkit::ai::bedrock::frame_raw;
 
     #[test]
     fn the_specs_empty_message_vector_decodes() {
@@ -197,7 +177,7 @@ pub(crate) mod tests {
             0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x05, 0xc2, 0x48, 0xeb, 0x7d, 0x98,
             0xc8, 0xff,
         ];
-        assert_eq!(frame(&[], b""), bytes);
+        assert_eq!(frame(&[], b"").as_ref(), bytes);
         let mut out = Vec::new();
         Decoder::new().feed(&bytes, &mut out).unwrap();
         assert_eq!(
@@ -230,16 +210,7 @@ pub(crate) mod tests {
         add("ts", 8, &[0, 0, 0, 0, 0, 0, 0, 9]);
         add("u", 9, &[7u8; 16]);
         let payload = br#"{"x":1}"#;
-        let total = (16 + h.len() + payload.len()) as u32;
-        let mut m = Vec::new();
-        m.extend_from_slice(&total.to_be_bytes());
-        m.extend_from_slice(&(h.len() as u32).to_be_bytes());
-        let c = crc32fast::hash(&m);
-        m.extend_from_slice(&c.to_be_bytes());
-        m.extend_from_slice(&h);
-        m.extend_from_slice(payload);
-        let c = crc32fast::hash(&m);
-        m.extend_from_slice(&c.to_be_bytes());
+        let m = frame_raw(&h, payload).to_vec();
         let mut two = m.clone();
         two.extend_from_slice(&m);
         for cut in 0..=two.len() {
@@ -274,12 +245,13 @@ pub(crate) mod tests {
     #[test]
     fn corrupt_checksums_and_lengths_are_bad_responses() {
         let good = frame(&[(":event-type", "x")], b"{}");
+        let good = good.to_vec();
         let mut prelude = good.clone();
         prelude[1] ^= 1;
         let mut body = good.clone();
         let n = body.len();
         body[n - 6] ^= 0x20;
-        let mut short = frame(&[], b"");
+        let mut short = frame(&[], b"").to_vec();
         short[3] = 8; // total length 8 < 16, prelude CRC fixed below
         let c = crc32fast::hash(&short[..8]);
         short[8..12].copy_from_slice(&c.to_be_bytes());

@@ -214,6 +214,7 @@ mod tests {
             ],
             payload.to_string().as_bytes(),
         )
+        .to_vec()
     }
 
     /// A realistic answer: text, then two tool calls with split input, stop, usage.
