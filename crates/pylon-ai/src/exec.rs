@@ -204,9 +204,11 @@ pub async fn run<A: Attempt>(
                 }
             }
             let fallbacks_ahead = allow_fallback && !primary.fallbacks.is_empty() && gi == 0;
-            // A pass in which every deployment was refused before any call
-            // (prechecks) would fail the same way again.
-            let none_called = attempts == attempts_at_pass;
+            // A pass that made no call (prechecks refused every deployment,
+            // or every key is disabled) would fail the same way again; only
+            // keys cooling down after a 429 are worth waiting for.
+            let none_called = attempts == attempts_at_pass
+                && last.as_ref().is_some_and(|e| e.class != ErrorClass::RateLimited);
             if stop_group
                 || fallbacks_ahead
                 || gi > 0
