@@ -208,7 +208,9 @@ pub async fn run<A: Attempt>(
             // or every key is disabled) would fail the same way again; only
             // keys cooling down after a 429 are worth waiting for.
             let none_called = attempts == attempts_at_pass
-                && last.as_ref().is_some_and(|e| e.class != ErrorClass::RateLimited);
+                && last
+                    .as_ref()
+                    .is_some_and(|e| e.class != ErrorClass::RateLimited);
             if stop_group
                 || fallbacks_ahead
                 || gi > 0
