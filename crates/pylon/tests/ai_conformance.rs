@@ -74,3 +74,5 @@ conformance!(mistral, common_ai::mock_mistral::mistral());
 conformance!(cohere, common_ai::mock_cohere::cohere());
 conformance!(ollama, common_ai::mock_ollama::ollama());
 conformance!(anthropic, common_ai::mock_anthropic::anthropic());
+conformance!(bedrock, common_ai::mock_bedrock::bedrock());
+conformance!(azure, common_ai::mock_azure::azure());

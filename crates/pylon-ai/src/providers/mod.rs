@@ -16,6 +16,8 @@ use crate::error::{AiError, ErrorClass};
 use crate::types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamEvent};
 
 pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
 pub mod cohere;
 pub mod compat;
 pub mod gemini;
@@ -271,6 +273,8 @@ pub static REGISTRY: &[Kind] = &[
     kind("mistral", Some("https://api.mistral.ai/v1"), true, mistral::build),
     kind("cohere", Some("https://api.cohere.com/v2"), true, cohere::build),
     kind("ollama", Some("http://127.0.0.1:11434"), false, ollama::build),
+    kind("bedrock", Some(bedrock::DEFAULT_BASE_URL), false, bedrock::build),
+    kind("azure", None, true, azure::build),
 ];
 
 /// The kind entry for a native kind.

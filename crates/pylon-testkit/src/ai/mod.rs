@@ -21,14 +21,19 @@ use crate::body::{PacedBody, ResponseBody, full};
 use crate::server::{ConnCtx, Proto, ServerHandle, bind, lock, record_parts, spawn_http};
 
 pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod mistral;
 pub mod native;
 pub mod ollama;
 pub mod openai;
+pub mod sigv4;
 
 pub use anthropic::MockAnthropic;
+pub use azure::MockAzure;
+pub use bedrock::MockBedrock;
 pub use native::MockNative;
 pub use openai::MockOpenAi;
 
@@ -191,9 +196,14 @@ pub trait Wire: Send + Sync + 'static {
     fn malformed_chunk(&self) -> Bytes {
         Bytes::from_static(b"data: {\"this is\": not json\n\n")
     }
-    /// The content type of streamed answers.
+    /// The `content-type` of streamed answers.
     fn stream_content_type(&self) -> &'static str {
         "text/event-stream"
+    }
+    /// Extra headers on a fault's error answer (e.g. Bedrock's `x-amzn-ErrorType`).
+    fn error_headers(&self, status: u16) -> Vec<(&'static str, String)> {
+        let _ = status;
+        Vec::new()
     }
     /// Answer a request; `script` is the forced reply if a test set one.
     fn answer(&self, req: &http::request::Parts, body: &[u8], script: Option<Reply>) -> Answer;
@@ -215,6 +225,19 @@ impl MockAi {
             faults,
             script,
         })
+    }
+}
+
+impl MockAi {
+    /// The JSON bodies of recorded requests whose path ends with one of
+    /// `suffixes`, oldest first.
+    pub fn json_bodies(&self, suffixes: &[&str]) -> Vec<serde_json::Value> {
+        self.handle
+            .requests()
+            .iter()
+            .filter(|r| suffixes.iter().any(|s| r.path().ends_with(s)))
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect()
     }
 }
 
@@ -255,6 +278,11 @@ async fn serve<W: Wire>(
         if let Some(s) = retry_after {
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(*s));
+        }
+        for (k, v) in wire.error_headers(*status) {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
         }
         return resp;
     }

@@ -7,6 +7,8 @@ pub mod inbound_anthropic;
 pub mod inbound_openai;
 pub mod inbound_responses;
 pub mod mock_anthropic;
+pub mod mock_azure;
+pub mod mock_bedrock;
 pub mod mock_cohere;
 pub mod mock_gemini;
 pub mod mock_mistral;
