@@ -63,5 +63,7 @@ pub fn compile_engine(
     if !used {
         return Ok(None);
     }
+    // Build the tokenizers in the background before the first call needs one.
+    tokens::warm_up();
     Engine::compile(&cfg.ai, shared).map(|e| Some(Arc::new(e)))
 }

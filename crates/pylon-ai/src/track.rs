@@ -1,7 +1,8 @@
 //! [`Tracker`]: follows one AI call to its end and leaves its [`AiRecord`]
 //! (tokens, cost, time to first token, finish reason) in the request's slot.
-//! Provider-reported usage wins; without it, tokens are estimated and the
-//! record says so.
+//! Provider-reported usage wins; without it, Pylon counts the prompt and the
+//! answer it relayed with the model's tokenizer, and `tokens_estimated` says
+//! whether that count is exact (see docs/ai/catalog.md, "Token counts").
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,17 +12,24 @@ use pylon_telemetry::{AiRecord, AiRecordSlot, put_ai_record};
 use crate::catalog::ModelInfo;
 use crate::error::AiError;
 use crate::router::InFlight;
-use crate::types::{ChatResponse, FinishReason, StreamEvent, Usage};
+use crate::tokens::{Family, TokenCount};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, StreamEvent, Usage};
 
 /// The record of one AI call while it runs.
 pub struct Tracker {
     slot: AiRecordSlot,
     pub rec: AiRecord,
     start: Instant,
-    /// Estimated prompt tokens, used when the provider reports none.
-    prompt_estimate: u64,
-    /// Output characters seen (for an estimate when usage is missing).
+    /// The prompt without image bytes, counted only when the provider
+    /// reports no usage.
+    prompt: Option<ChatRequest>,
+    /// Output text relayed (counted when usage is missing).
     output_text: String,
+    /// The output holds more than plain text of one choice (tool calls,
+    /// reasoning, several choices): its count is an approximation.
+    output_mixed: bool,
+    /// The answer ended properly (a cut answer's count is a lower bound).
+    completed: bool,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
     price: Option<Arc<ModelInfo>>,
@@ -38,8 +46,10 @@ impl Tracker {
             slot,
             rec,
             start,
-            prompt_estimate: 0,
+            prompt: None,
             output_text: String::new(),
+            output_mixed: false,
+            completed: false,
             usage: None,
             finish: None,
             price: None,
@@ -50,11 +60,12 @@ impl Tracker {
         }
     }
 
-    /// What estimates fall back on: the prompt's token estimate and images.
-    pub fn set_prompt(&mut self, estimate: u64, images: u32) {
-        self.prompt_estimate = estimate;
-        self.images = images;
-        self.rec.input_images = images;
+    /// The call's prompt: kept (without image bytes) for a count should the
+    /// provider report no usage; its images are recorded and priced.
+    pub fn set_prompt(&mut self, req: &ChatRequest) {
+        self.prompt = Some(crate::tokens::for_counting(req));
+        self.images = req.image_count();
+        self.rec.input_images = self.images;
     }
 
     /// The call is served by a deployment with these prices; `in_flight` is
@@ -72,14 +83,21 @@ impl Tracker {
     /// One streamed event went to the client.
     pub fn event(&mut self, ev: &StreamEvent) {
         match ev {
-            StreamEvent::Text { text, .. } | StreamEvent::Reasoning { text, .. } => {
+            StreamEvent::Text { text, choice } => {
                 self.first_token();
+                self.output_mixed |= *choice != 0;
+                self.output_text.push_str(text);
+            }
+            StreamEvent::Reasoning { text, .. } => {
+                self.first_token();
+                self.output_mixed = true;
                 self.output_text.push_str(text);
             }
             StreamEvent::ToolCall {
                 name, arguments, ..
             } => {
                 self.first_token();
+                self.output_mixed = true;
                 if let Some(n) = name {
                     self.output_text.push_str(n);
                 }
@@ -117,11 +135,18 @@ impl Tracker {
         }
         self.usage = resp.usage;
         self.finish = resp.choices.first().and_then(|c| c.finish_reason);
+        self.completed = true;
+        self.output_mixed |= resp.choices.len() > 1;
         for c in &resp.choices {
             if let Some(t) = &c.message.content {
                 self.output_text.push_str(t);
             }
+            if let Some(t) = &c.message.reasoning {
+                self.output_mixed = true;
+                self.output_text.push_str(t);
+            }
             for t in &c.message.tool_calls {
+                self.output_mixed = true;
                 self.output_text.push_str(&t.name);
                 self.output_text.push_str(&t.arguments);
             }
@@ -131,6 +156,7 @@ impl Tracker {
 
     /// The streamed answer ended properly.
     pub fn complete(mut self) {
+        self.completed = true;
         self.close();
     }
 
@@ -165,19 +191,57 @@ impl Tracker {
         put_ai_record(&self.slot, std::mem::take(&mut self.rec));
     }
 
-    /// Usage for the record: the provider's, or estimates.
+    /// Usage for the record and whether it is estimated: the provider's as
+    /// reported (`false`); without it, Pylon's own counts, estimated unless
+    /// both are exact tokenizer counts.
     pub fn final_usage(&self) -> (Usage, bool) {
         match self.usage {
-            Some(u) if u.input_tokens > 0 || u.output_tokens > 0 => (u, false),
-            _ => (
-                Usage {
-                    input_tokens: self.prompt_estimate,
-                    output_tokens: crate::tokens::estimate_text(&self.output_text),
+            Some(mut u) if u.input_tokens > 0 || u.output_tokens > 0 => {
+                if u.output_tokens == 0 && !self.output_text.is_empty() {
+                    // Usage came before the answer (a stream cut after its
+                    // first report): the relayed output is counted.
+                    u.output_tokens = self.count_output().tokens;
+                    return (u, true);
+                }
+                (u, false)
+            }
+            _ => {
+                let input = self.count_input();
+                let output = self.count_output();
+                let usage = Usage {
+                    input_tokens: input.tokens,
+                    output_tokens: output.tokens,
                     ..Default::default()
-                },
-                true,
-            ),
+                };
+                (usage, !(input.exact && output.exact))
+            }
         }
+    }
+
+    /// How the served model's tokens are counted.
+    fn family(&self) -> Family {
+        let id = match (&self.price, &self.rec.model_served) {
+            (Some(m), _) => m.id.as_str(),
+            (None, Some(id)) => id.as_str(),
+            (None, None) => self.rec.model_requested.as_str(),
+        };
+        crate::tokens::family_of(self.rec.provider_kind.unwrap_or(""), id)
+    }
+
+    fn count_input(&self) -> TokenCount {
+        match &self.prompt {
+            Some(p) => crate::tokens::count_prompt_in(self.family(), p),
+            None => TokenCount::default(),
+        }
+    }
+
+    /// The relayed output's tokens; exact only for plain text of one choice
+    /// that ended properly on a model without hidden reasoning tokens.
+    fn count_output(&self) -> TokenCount {
+        let mut c = crate::tokens::count_text_in(self.family(), &self.output_text);
+        let hidden_reasoning = self.price.as_ref().is_none_or(|m| m.has("reasoning"));
+        c.exact &= self.completed && !self.output_mixed && !hidden_reasoning;
+        c
     }
 
     fn close(&mut self) {
@@ -196,5 +260,108 @@ impl Tracker {
             .and_then(|m| crate::cost::cost_usd(m, &u, self.images));
         self.in_flight = None;
         put_ai_record(&self.slot, std::mem::take(&mut self.rec));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pylon_telemetry::{ai_record_slot, take_ai_record};
+
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::types::{AssistantMessage, Choice, Message, Role, ToolCall};
+
+    /// A whole answer `text` (and `tool` call) from `model` of `kind`, with
+    /// `usage`, through a tracker; the record it leaves.
+    fn record(
+        kind: &'static str,
+        model: &str,
+        text: &str,
+        tool: bool,
+        usage: Option<Usage>,
+    ) -> AiRecord {
+        let slot = ai_record_slot();
+        let rec = AiRecord {
+            provider_kind: Some(kind),
+            model_served: Some(model.to_string()),
+            ..Default::default()
+        };
+        let mut t = Tracker::new(slot.clone(), rec, Instant::now());
+        let req = ChatRequest {
+            messages: vec![Message::text(Role::User, "hello world")],
+            ..Default::default()
+        };
+        t.set_prompt(&req);
+        let price = Catalog::load(&[]).unwrap().find(kind, model);
+        t.served(price, None);
+        let tool_calls = if tool {
+            vec![ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                arguments: "{}".into(),
+            }]
+        } else {
+            Vec::new()
+        };
+        t.whole(&ChatResponse {
+            id: "x".into(),
+            model: model.into(),
+            created: 0,
+            choices: vec![Choice {
+                index: 0,
+                message: AssistantMessage {
+                    content: Some(text.into()),
+                    tool_calls,
+                    ..Default::default()
+                },
+                finish_reason: Some(FinishReason::Stop),
+                stop_sequence: None,
+                logprobs: None,
+            }],
+            usage,
+            system_fingerprint: None,
+        });
+        take_ai_record(&slot).unwrap()
+    }
+
+    #[test]
+    fn provider_usage_is_never_estimated() {
+        let u = Usage {
+            input_tokens: 100,
+            output_tokens: 7,
+            ..Default::default()
+        };
+        let r = record("openai", "gpt-4o", "hi", false, Some(u));
+        assert_eq!(
+            (r.input_tokens, r.output_tokens, r.tokens_estimated),
+            (100, 7, false)
+        );
+    }
+
+    #[test]
+    fn missing_usage_is_counted_exactly_for_openai_text() {
+        // "hello world" as a user message: 9 prompt tokens; "hello world": 2.
+        let r = record("openai", "gpt-4o", "hello world", false, None);
+        assert_eq!(
+            (r.input_tokens, r.output_tokens, r.tokens_estimated),
+            (9, 2, false)
+        );
+        // gpt-4o: $2.50 in, $10 out per million.
+        let cost = r.cost_usd.unwrap();
+        assert!(
+            (cost - (9.0 * 2.5 + 2.0 * 10.0) / 1e6).abs() < 1e-15,
+            "{cost}"
+        );
+    }
+
+    #[test]
+    fn missing_usage_is_estimated_where_counts_are_approximate() {
+        // Tool calls in the answer.
+        assert!(record("openai", "gpt-4o", "x", true, None).tokens_estimated);
+        // A reasoning model's hidden reasoning tokens.
+        assert!(record("openai", "o3", "hello world", false, None).tokens_estimated);
+        // Another family's tokenizer.
+        let r = record("anthropic", "claude-sonnet-4-5", "hello world", false, None);
+        assert!(r.tokens_estimated && r.input_tokens > 0 && r.output_tokens > 0);
     }
 }

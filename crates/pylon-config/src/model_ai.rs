@@ -14,7 +14,8 @@ pub struct AiConfig {
     pub providers: Vec<AiProviderConfig>,
     /// Public model names (groups over deployments, with aliases).
     pub models: Vec<AiModelConfig>,
-    /// Catalog entries that add to or replace the shipped model catalog.
+    /// Catalog entries that add to the shipped model catalog, or change the
+    /// fields they set of a shipped entry (same provider and id).
     pub catalog: Vec<CatalogModelConfig>,
     pub retries: AiRetryConfig,
     /// What to do with a request parameter a provider cannot honour.

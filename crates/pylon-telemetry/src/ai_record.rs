@@ -37,8 +37,10 @@ pub struct AiRecord {
     pub reasoning_tokens: u64,
     /// Images in the input.
     pub input_images: u32,
-    /// True when token counts were estimated with a tokenizer rather than
-    /// reported by the provider.
+    /// False when the provider reported usage, or when Pylon counted prompt
+    /// and answer exactly with the model's tokenizer; true when Pylon's count
+    /// is an approximation (another model family, tools, images, a cut
+    /// stream). See docs/ai/catalog.md, "Token counts".
     pub tokens_estimated: bool,
     /// Cost in USD from the catalog's prices; `None` when the model has no price.
     pub cost_usd: Option<f64>,

@@ -42,6 +42,9 @@ pub enum Command {
     /// Encrypted secrets.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Print the model catalog Pylon prices calls with: id, provider kind,
+    /// context window, output limit and prices (USD per million tokens).
+    Catalog(CatalogArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +81,19 @@ pub enum SecretsCommand {
     },
     /// Print a new random master key (base64 of 32 bytes).
     GenerateKey,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CatalogArgs {
+    /// Only models of this provider kind (`openai`, `anthropic`, `bedrock`, ...).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Print a JSON array of entries instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Apply the `ai.catalog` overrides of this config file.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

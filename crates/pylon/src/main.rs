@@ -1,6 +1,7 @@
 //! The `pylon` command: runs the gateway and its helper commands.
 #![forbid(unsafe_code)]
 
+mod catalog;
 mod cli;
 mod control;
 mod logging;
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
             run_async(async move { store_cli::rotate(&new_key_file).await.map(|()| true) })
         }
         Command::Validate { file } => validate(&file),
+        Command::Catalog(args) => catalog::run(&args),
         Command::Openapi(OpenapiCommand::Import {
             spec,
             upstream,

@@ -115,15 +115,19 @@ pub async fn handle(call: Call<'_>) -> Result<Response<AiBody>, AiError> {
             let (input_tokens, estimated) = if out.usage.input_tokens > 0 {
                 (out.usage.input_tokens, false)
             } else {
-                let n = match &req.input {
+                match &req.input {
                     crate::types::EmbeddingInput::Texts(t) => {
-                        t.iter().map(|s| crate::tokens::estimate_text(s)).sum()
+                        let family = dep.token_family();
+                        t.iter().fold((0, false), |(n, est), s| {
+                            let c = crate::tokens::count_text_in(family, s);
+                            (n + c.tokens, est || !c.exact)
+                        })
                     }
+                    // Token arrays are counted as given.
                     crate::types::EmbeddingInput::Tokens(t) => {
-                        t.iter().map(|v| v.len() as u64).sum()
+                        (t.iter().map(|v| v.len() as u64).sum(), false)
                     }
-                };
-                (n, true)
+                }
             };
             rec.provider = Some(served.provider.clone());
             rec.provider_kind = Some(dep.provider.adapter.kind());

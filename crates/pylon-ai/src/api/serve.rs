@@ -36,7 +36,8 @@ pub struct ChatAttempt<'a> {
     pub req: &'a ChatRequest,
     pub route: &'a crate::route::AiRoute,
     pub overrides: &'a Overrides,
-    pub prompt_tokens: u64,
+    /// The prompt's size, checked against each deployment's context window.
+    pub prompt: crate::tokens::PromptTokens<'a>,
     pub dropped: parking_lot::Mutex<Vec<String>>,
 }
 
@@ -45,13 +46,14 @@ impl Attempt for ChatAttempt<'_> {
 
     fn precheck(&self, dep: &Deployment) -> Result<(), AiError> {
         if let Some(cw) = dep.info.as_ref().and_then(|m| m.context_window) {
-            let want = self.prompt_tokens + u64::from(self.req.max_tokens.unwrap_or(0));
-            if want > cw {
+            let max_out = u64::from(self.req.max_tokens.unwrap_or(0));
+            if let Err(want) = self.prompt.fits(dep.token_family(), max_out, cw) {
+                let about = if want.exact { "" } else { "about " };
                 let mut e = AiError::new(
                     ErrorClass::ContextWindow,
                     format!(
-                        "the request needs about {want} tokens (prompt and max_tokens) but `{}` has a context window of {cw}",
-                        dep.model
+                        "the request needs {about}{} tokens (prompt and max_tokens) but `{}` has a context window of {cw}",
+                        want.tokens, dep.model
                     ),
                 );
                 e.code = Some("context_length_exceeded".into());
@@ -167,7 +169,7 @@ pub fn start_chat(call: &Call<'_>, req: &mut ChatRequest) -> Result<ChatPlan, Ai
     match plan(call, req, &mut tracker) {
         Ok((group, guard)) => {
             tracker.rec.model_group = group.configured.then(|| group.name.clone());
-            tracker.set_prompt(crate::tokens::estimate_prompt(req), req.image_count());
+            tracker.set_prompt(req);
             Ok(ChatPlan {
                 group,
                 tracker,
@@ -239,7 +241,7 @@ pub async fn run_chat(
         req,
         route: call.route,
         overrides: &call.overrides,
-        prompt_tokens: crate::tokens::estimate_prompt(req),
+        prompt: crate::tokens::PromptTokens::new(req),
         dropped: parking_lot::Mutex::new(Vec::new()),
     };
     let allow_fallback = !call.overrides.no_fallback;

@@ -91,6 +91,16 @@ impl Deployment {
     pub fn label(&self) -> String {
         format!("{}/{}", self.provider.name(), self.model)
     }
+
+    /// How this deployment's tokens are counted: by the catalog model's id
+    /// (Azure deployment names say nothing), else the provider's model id.
+    pub fn token_family(&self) -> crate::tokens::Family {
+        let id = self
+            .info
+            .as_ref()
+            .map_or(self.model.as_str(), |m| m.id.as_str());
+        crate::tokens::family_of(self.provider.adapter.kind(), id)
+    }
 }
 
 /// A public model name over its deployments.

@@ -104,6 +104,7 @@ pub fn build(s: &ProviderSettings) -> Result<Arc<dyn Provider>, String> {
             max_completion_tokens,
             pass_extra: true,
             developer_as_system: !developer_role,
+            drop_names: false,
         },
     }))
 }

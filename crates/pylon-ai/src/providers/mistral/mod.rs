@@ -35,6 +35,7 @@ const OPTIONS: EncodeOptions = EncodeOptions {
     max_completion_tokens: false,
     pass_extra: true,
     developer_as_system: true,
+    drop_names: false,
 };
 
 pub struct Mistral;

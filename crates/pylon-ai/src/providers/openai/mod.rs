@@ -33,6 +33,7 @@ pub fn build(_s: &ProviderSettings) -> Result<Arc<dyn Provider>, String> {
             max_completion_tokens: true,
             pass_extra: true,
             developer_as_system: false,
+            drop_names: false,
         },
         unsupported: &["top_k", "reasoning_budget"],
         embeddings: true,

@@ -385,6 +385,8 @@ pub struct EncodeOptions {
     pub pass_extra: bool,
     /// Send `developer` messages as `system` (servers that do not know the role).
     pub developer_as_system: bool,
+    /// Leave out messages' `name` (servers that reject the field).
+    pub drop_names: bool,
 }
 
 /// Encode a unified request as an OpenAI Chat Completions body.
@@ -504,7 +506,7 @@ fn encode_message(m: &Message, opts: EncodeOptions) -> Value {
         )
     };
     o.insert("content".into(), content);
-    if let Some(n) = &m.name {
+    if let Some(n) = m.name.as_ref().filter(|_| !opts.drop_names) {
         o.insert("name".into(), json!(n));
     }
     if !m.tool_calls.is_empty() {
@@ -610,6 +612,7 @@ mod tests {
                 max_completion_tokens: true,
                 pass_extra: true,
                 developer_as_system: false,
+                drop_names: false,
             },
         );
         assert_eq!(out["model"], "gpt-4o-2024");
