@@ -45,6 +45,9 @@ pub struct Chain {
     metrics: pylon_telemetry::Metrics,
     /// Header carrying the consumer's name upstream; `None`: no identity headers.
     identity: Option<http::HeaderName>,
+    /// The tenant of the route's service when it is not `default`: only that tenant's
+    /// consumers may use the route (tenants isolate their consumers and keys).
+    tenant: Option<Arc<str>>,
 }
 
 /// Which policies a request went through, kept in its context for the later phases.
@@ -138,6 +141,12 @@ impl Chain {
                 }
             }
             if !had_consumer
+                && let Some(consumer) = &ctx.consumer
+                && let Some(rej) = self.other_tenant(consumer)
+            {
+                return RequestOutcome::Reject(rej);
+            }
+            if !had_consumer
                 && let Some(consumer) = ctx.consumer.clone()
                 && let Some(merged) = self.merge_groups(&slots, i + 1, &consumer)
             {
@@ -187,6 +196,23 @@ impl Chain {
         for s in slots.iter() {
             s.policy.on_log(ctx, record);
         }
+    }
+
+    /// The rejection of a consumer of another tenant than the route's service (the
+    /// route's anonymous consumer is the route's own choice and passes).
+    fn other_tenant(&self, consumer: &Arc<Consumer>) -> Option<Reject> {
+        let tenant = self.tenant.as_ref()?;
+        let anonymous = self
+            .anonymous
+            .as_ref()
+            .is_some_and(|a| Arc::ptr_eq(a, consumer));
+        (!anonymous && consumer.tenant != *tenant).then(|| {
+            Reject::new(
+                http::StatusCode::FORBIDDEN,
+                "tenant_mismatch",
+                "the credential belongs to another tenant than this route's service",
+            )
+        })
     }
 
     fn unauthenticated(&self) -> Reject {
@@ -328,6 +354,13 @@ impl ChainSet {
         let mut chains = Vec::with_capacity(cfg.routes.len());
         for (i, (r, own)) in cfg.routes.iter().zip(route_slots).enumerate() {
             let mut slots: Vec<Slot> = own;
+            let tenant = r
+                .service
+                .as_deref()
+                .and_then(|name| cfg.services.iter().find(|s| s.name == name))
+                .map(|s| s.tenant.as_str())
+                .filter(|t| !pylon_config::is_default_tenant(t))
+                .map(Arc::from);
             let service = r.service.as_deref().and_then(|s| services.get(s));
             for inherited in service.into_iter().flatten().chain(global.iter()) {
                 if !slots
@@ -369,6 +402,7 @@ impl ChainSet {
                 groups: groups.clone(),
                 metrics: shared.metrics().clone(),
                 identity: identity.clone(),
+                tenant,
             }));
         }
         if issues.is_empty() {

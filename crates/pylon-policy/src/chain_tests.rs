@@ -169,3 +169,33 @@ async fn response_phase_runs_in_reverse_priority_order() {
     assert!(chain.on_response(&mut resp, &mut c).is_ok());
     assert_eq!(resp.parts.headers["x-tags"], "inner,outer");
 }
+
+#[tokio::test]
+async fn consumers_of_another_tenant_cannot_use_a_tenants_service() {
+    let extra = json!({
+        "services": [
+            { "name": "acme-api", "tenant": "acme" },
+            { "name": "shared-api" },
+        ],
+        "consumers": [
+            { "name": "a", "tenant": "acme", "credentials": [{ "type": "key_auth", "key": "acme-key-123" }] },
+            { "name": "g", "tenant": "globex", "credentials": [{ "type": "key_auth", "key": "globex-key-123" }] },
+        ],
+    });
+    let mut cfg = config(json!([{ "name": "key-auth" }]), extra);
+    cfg.routes[0].service = Some("acme-api".into());
+    let acme = chain_with(&cfg, &crate::Shared::new());
+    let mut req = request("GET", "/", &[("x-api-key", "acme-key-123")]);
+    assert!(run(&acme, &mut req, &mut ctx()).await.is_ok());
+    let mut req = request("GET", "/", &[("x-api-key", "globex-key-123")]);
+    let rej = run(&acme, &mut req, &mut ctx()).await.err();
+    assert_eq!(
+        rej.map(|r| (r.status, r.code)),
+        Some((http::StatusCode::FORBIDDEN, "tenant_mismatch"))
+    );
+    // A service of the default tenant is the platform's: every tenant's consumers pass.
+    cfg.routes[0].service = Some("shared-api".into());
+    let shared = chain_with(&cfg, &crate::Shared::new());
+    let mut req = request("GET", "/", &[("x-api-key", "globex-key-123")]);
+    assert!(run(&shared, &mut req, &mut ctx()).await.is_ok());
+}

@@ -95,8 +95,25 @@ fn cases() -> Vec<Case> {
             invalid: json!({"name": "bad", "cert_pem": "not pem", "key_pem": "not pem"}),
             invalid_path: "certificates[1].cert_pem",
         },
+        Case {
+            url: "/api/v1/ai/providers",
+            key: "oai",
+            valid: json!({"name": "oai", "kind": "openai", "keys": [PROVIDER_KEY]}),
+            invalid: json!({"name": "bad", "kind": "openai", "base_url": "ftp://x"}),
+            invalid_path: "ai.providers[1].base_url",
+        },
+        Case {
+            url: "/api/v1/ai/models",
+            key: "smart",
+            valid: json!({"name": "smart", "deployments": [{"provider": "oai", "model": "gpt-4o"}]}),
+            invalid: json!({"name": "dumb", "deployments": [{"provider": "ghost", "model": "x"}]}),
+            invalid_path: "ai.models[1].deployments[0].provider",
+        },
     ]
 }
+
+/// A provider key written through the API: it must never be read back.
+const PROVIDER_KEY: &str = "sk-provider-secret-0123456789";
 
 fn first_path(b: &Value) -> String {
     b["error"]["details"][0]["path"]
@@ -134,6 +151,15 @@ async fn every_collection_answers_every_status() {
                     .map(|k| k.get("$fingerprint").is_some()),
                 c.valid.get("key_pem").map(|_| true)
             );
+            assert_eq!(
+                created["item"]
+                    .get("keys")
+                    .map(|k| k[0].get("$fingerprint").is_some()),
+                c.valid.get("keys").map(|_| true),
+                "{}: provider keys read back as fingerprints",
+                c.url
+            );
+            assert!(!created.to_string().contains(PROVIDER_KEY), "{created}");
             let (_, b) = node
                 .expect(409, Method::POST, c.url, TOKEN, None, Some(&c.valid))
                 .await;
@@ -165,6 +191,7 @@ async fn every_collection_answers_every_status() {
                 .expect(200, Method::GET, c.url, TOKEN, None, None)
                 .await;
             assert_eq!(list["total"], 1, "{}: {list}", c.url);
+            assert!(!list.to_string().contains(PROVIDER_KEY), "{list}");
             // Writes: 428 without If-Match, 412 when stale, 403 for the viewer, 200 with it.
             let body = got["item"].clone();
             node.expect(428, Method::PUT, &item, TOKEN, None, Some(&body))

@@ -192,8 +192,8 @@ impl Collection {
 }
 
 use pylon_config::{
-    ConsumerConfig, ConsumerGroupConfig, CredentialConfig, PolicyConfig, RouteConfig,
-    ServiceConfig, TlsCertificate, UpstreamConfig,
+    AiModelConfig, AiProviderConfig, ConsumerConfig, ConsumerGroupConfig, CredentialConfig,
+    PolicyConfig, RouteConfig, ServiceConfig, TlsCertificate, UpstreamConfig,
 };
 
 pub static SERVICES: Collection =
@@ -273,6 +273,23 @@ pub static CERTIFICATES: Collection = Collection::top(
 .tenant_field("tenant")
 .filters(&["tenant"])
 .view(hooks::certificate_info);
+/// AI provider accounts; their `keys` (and AWS secrets) are secret fields: sealed when
+/// written, read back as fingerprints.
+pub static AI_PROVIDERS: Collection = Collection::top(
+    "ai/providers",
+    "ai provider",
+    &["ai", "providers"],
+    check::<AiProviderConfig>,
+)
+.filters(&["kind"]);
+/// Public model names (aliases, groups over deployments, fallbacks).
+pub static AI_MODELS: Collection = Collection::top(
+    "ai/models",
+    "ai model",
+    &["ai", "models"],
+    check::<AiModelConfig>,
+)
+.filters(&["strategy"]);
 
 /// Every collection the admin API serves.
 pub static COLLECTIONS: &[&Collection] = &[
@@ -286,4 +303,6 @@ pub static COLLECTIONS: &[&Collection] = &[
     &SERVICE_POLICIES,
     &ROUTE_POLICIES,
     &CERTIFICATES,
+    &AI_PROVIDERS,
+    &AI_MODELS,
 ];
