@@ -185,6 +185,20 @@ impl AiError {
         Self::new(ErrorClass::BadResponse, message)
     }
 
+    /// A provider stream that ended (EOF) before its final event.
+    pub fn stream_cut() -> Self {
+        Self::bad_response("the provider's stream ended before the answer was complete")
+    }
+
+    /// `Ok` when a stream that reached its end had seen its final event.
+    pub fn check_stream_end(complete: bool) -> Result<(), Self> {
+        if complete {
+            Ok(())
+        } else {
+            Err(Self::stream_cut())
+        }
+    }
+
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self

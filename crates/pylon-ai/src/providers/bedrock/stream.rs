@@ -188,13 +188,7 @@ impl StreamDecoder for ConverseStreamDecoder {
     }
 
     fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), AiError> {
-        if self.stopped && self.frames.pending() == 0 {
-            Ok(())
-        } else {
-            Err(AiError::bad_response(
-                "the provider's stream ended before the answer was complete",
-            ))
-        }
+        AiError::check_stream_end(self.stopped && self.frames.pending() == 0)
     }
 }
 

@@ -293,13 +293,7 @@ impl StreamDecoder for CohereDecoder {
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), AiError> {
         self.sse.finish(&mut self.events);
         self.drain(out)?;
-        if self.ended {
-            Ok(())
-        } else {
-            Err(AiError::bad_response(
-                "the provider's stream ended before the answer was complete",
-            ))
-        }
+        AiError::check_stream_end(self.ended)
     }
 }
 

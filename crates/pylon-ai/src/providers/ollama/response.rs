@@ -173,13 +173,7 @@ impl StreamDecoder for OllamaDecoder {
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), AiError> {
         self.lines.finish(&mut self.pending);
         self.drain(out)?;
-        if self.state.done {
-            Ok(())
-        } else {
-            Err(AiError::bad_response(
-                "the provider's stream ended before the answer was complete",
-            ))
-        }
+        AiError::check_stream_end(self.state.done)
     }
 }
 
