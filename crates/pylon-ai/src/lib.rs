@@ -16,6 +16,7 @@ pub mod client;
 pub mod cost;
 pub mod error;
 pub mod exec;
+pub mod govern;
 pub mod guard;
 pub mod providers;
 pub mod route;
@@ -41,10 +42,15 @@ pub fn check(cfg: &Config) -> Vec<ConfigIssue> {
     if cfg.ai.providers.is_empty() && cfg.ai.models.is_empty() && cfg.ai.catalog.is_empty() {
         return Vec::new();
     }
-    match Engine::compile(&cfg.ai, &AiShared::new()) {
+    let mut issues = match Engine::compile(&cfg.ai, &AiShared::new()) {
         Ok(_) => Vec::new(),
         Err(issues) => issues,
+    };
+    let counters = Arc::new(pylon_store::counters::LocalCounters::new());
+    if let Err((path, reason)) = govern::Governor::compile(&cfg.ai, counters) {
+        issues.push(ConfigIssue::new(path, reason));
     }
+    issues
 }
 
 /// Every config check beyond `pylon-config`'s own: policies and AI.
@@ -65,5 +71,12 @@ pub fn compile_engine(
     }
     // Build the tokenizers in the background before the first call needs one.
     tokens::warm_up();
-    Engine::compile(&cfg.ai, shared).map(|e| Some(Arc::new(e)))
+    let mut engine = Engine::compile(&cfg.ai, shared)?;
+    let counters = shared
+        .counters(cfg.cluster.redis_url.as_deref())
+        .map_err(|e| vec![ConfigIssue::new("cluster.redis_url", e)])?;
+    engine.governor = govern::Governor::compile(&cfg.ai, counters)
+        .map_err(|(path, reason)| vec![ConfigIssue::new(path, reason)])?
+        .map(Arc::new);
+    Ok(Some(Arc::new(engine)))
 }

@@ -178,6 +178,21 @@ pub struct Call<'a> {
     pub body: Bytes,
     pub ctx: AiCallCtx,
     pub overrides: Overrides,
+    /// Who is calling, for virtual-key model lists, budgets and limits (`None`: an
+    /// anonymous caller on a route nothing governs).
+    pub who: Option<crate::govern::Who>,
+}
+
+impl Call<'_> {
+    /// Whether the route and the caller's virtual key allow `model`.
+    pub fn allows(&self, model: &str) -> bool {
+        self.route.allows(model)
+            && self
+                .who
+                .as_ref()
+                .and_then(|w| w.key.as_ref())
+                .is_none_or(|k| self.route.allows_in(&k.models, model))
+    }
 }
 
 impl AiRoute {
@@ -196,9 +211,45 @@ impl AiRoute {
         })
     }
 
+    /// The caller for governance: the consumer an authentication policy identified, or
+    /// the virtual key presented (required when virtual keys are configured).
+    fn identify(
+        &self,
+        headers: &HeaderMap,
+        caller: Option<&Caller>,
+    ) -> Result<Option<crate::govern::Who>, AiError> {
+        let Some(gov) = &self.engine.governor else {
+            return Ok(None);
+        };
+        if let Some(c) = caller {
+            return Ok(Some(crate::govern::Who::of_consumer(c)));
+        }
+        match gov.keys.identify(headers)? {
+            Some(who) => Ok(Some(who)),
+            None if gov.requires_key() => {
+                let mut e = AiError::new(
+                    ErrorClass::Authentication,
+                    "an API key is required: send `Authorization: Bearer <key>` (or `x-api-key`)",
+                );
+                e.code = Some("missing_api_key".into());
+                Err(e)
+            }
+            None => Ok(Some(crate::govern::Who {
+                key: None,
+                tenant: std::sync::Arc::from("default"),
+                team: None,
+                user: None,
+            })),
+        }
+    }
+
     /// Whether callers of this route may use `model`.
     pub fn allows(&self, model: &str) -> bool {
-        let list = &self.config.models;
+        self.allows_in(&self.config.models, model)
+    }
+
+    /// Whether `model` is in `list` (names, groups, `provider/*`); empty allows all.
+    pub fn allows_in(&self, list: &[String], model: &str) -> bool {
         if list.is_empty() {
             return true;
         }
@@ -262,6 +313,10 @@ impl AiRoute {
             Ok(o) => o,
             Err(e) => return error_response(&e, api.anthropic()),
         };
+        let who = match self.identify(req.headers(), ctx.caller.as_ref()) {
+            Ok(w) => w,
+            Err(e) => return error_response(&e, api.anthropic()),
+        };
         let (parts, body) = req.into_parts();
         let body = if api == Api::Models {
             Bytes::new()
@@ -292,6 +347,7 @@ impl AiRoute {
             body,
             ctx,
             overrides,
+            who,
         };
         let anthropic = api.anthropic();
         let result = match api {

@@ -38,6 +38,8 @@ pub struct Tracker {
     first_token_seen: bool,
     /// Guardrail decisions, read when the call ends (output checks run until then).
     pub guard_log: Option<Arc<parking_lot::Mutex<crate::guard::Decisions>>>,
+    /// The call's budget and limit reservations, settled when it ends.
+    pub admission: Option<crate::govern::Admission>,
 }
 
 impl Tracker {
@@ -57,6 +59,7 @@ impl Tracker {
             in_flight: None,
             first_token_seen: false,
             guard_log: None,
+            admission: None,
         }
     }
 
@@ -258,6 +261,9 @@ impl Tracker {
             .price
             .as_deref()
             .and_then(|m| crate::cost::cost_usd(m, &u, self.images));
+        if let Some(a) = self.admission.take() {
+            a.settle(u.input_tokens + u.output_tokens, self.rec.cost_usd);
+        }
         self.in_flight = None;
         put_ai_record(&self.slot, std::mem::take(&mut self.rec));
     }

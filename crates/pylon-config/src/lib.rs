@@ -9,6 +9,7 @@ mod load;
 pub mod model;
 mod model_ai;
 mod model_cluster;
+mod model_governance;
 mod model_policy;
 mod model_route;
 pub mod sealing;
@@ -17,6 +18,7 @@ mod target;
 mod validate;
 mod validate_ai;
 mod validate_cluster;
+mod validate_governance;
 mod validate_policy;
 
 pub use error::{ConfigError, ConfigIssue};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::model_ai::*;
 pub use crate::model_cluster::*;
+pub use crate::model_governance::*;
 pub use crate::model_policy::*;
 pub use crate::model_route::*;
 

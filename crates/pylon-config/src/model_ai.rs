@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model_governance::{AiLimitConfig, BudgetConfig, VirtualKeyConfig};
+
 /// The AI gateway: providers, the models callers ask for, and how calls retry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +24,16 @@ pub struct AiConfig {
     pub unsupported_params: UnsupportedParams,
     /// Guardrails on every AI route (a route's own `guardrails` replaces them).
     pub guardrails: Option<GuardrailsConfig>,
+    /// Pylon-issued keys for AI callers; when there are any, AI routes without an
+    /// authentication policy require one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub virtual_keys: Vec<VirtualKeyConfig>,
+    /// Budgets in dollars per period over keys, users, teams, tenants or models.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<BudgetConfig>,
+    /// Request, token and concurrency limits over keys, users, teams, tenants or models.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<AiLimitConfig>,
 }
 
 /// How a request parameter that the chosen provider does not support is treated.

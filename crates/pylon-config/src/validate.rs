@@ -17,6 +17,7 @@ pub fn validate(cfg: &Config) -> Result<(), Vec<ConfigIssue>> {
     v.routes(cfg);
     v.identity(cfg);
     v.ai(cfg);
+    v.governance(&cfg.ai);
     v.tenants(cfg);
     v.cluster(&cfg.cluster);
     v.webhooks(&cfg.webhooks);

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use pylon_store::counters::{
-    CounterError, Counters, Gcra, RedisConfig, RedisCounters, Reply, Window,
+    Actual, Allowance, CounterError, Counters, Gcra, RedisConfig, RedisCounters, Reply, Reserved,
+    Window,
 };
 
 /// `PYLON_TEST_REDIS_URL` (set by scripts/test), else the local default.
@@ -225,4 +226,86 @@ async fn an_unreachable_redis_is_an_error_not_a_hang() {
         drop(listener);
     })
     .await;
+}
+
+/// 100 concurrent reservations from three "nodes" against one pot: exactly as many are
+/// held as fit, and settling the actual amounts leaves spent within the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reservations_from_three_nodes_never_overspend() {
+    let prefix = unique_prefix("reserve");
+    let nodes = [counters(&prefix), counters(&prefix), counters(&prefix)];
+    let lines = |amount| {
+        vec![Allowance {
+            key: "budget".into(),
+            limit: 1_000,
+            amount,
+            lifetime: Duration::from_secs(60),
+        }]
+    };
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let node = nodes[i % 3].clone();
+        let lines = lines(30);
+        tasks.push(tokio::spawn(async move {
+            let id = format!("call{i}");
+            let r = node
+                .reserve(&id, &lines, Duration::from_secs(30))
+                .resolve()
+                .await;
+            if r.expect("reserve") != Reserved::Held {
+                return 0;
+            }
+            let settle = [Actual {
+                key: "budget".into(),
+                amount: 29,
+                lifetime: Duration::from_secs(60),
+            }];
+            node.settle(&id, &settle).resolve().await.expect("settle");
+            1
+        }));
+    }
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += bounded(t).await.expect("task");
+    }
+    let (spent, reserved) = nodes[0].pot_usage("budget").resolve().await.unwrap();
+    // Reservations are made while others settle, so between 33 and 34 fit (34 × 29 = 986).
+    assert!((33..=34).contains(&admitted), "admitted {admitted}");
+    assert_eq!(reserved, 0);
+    assert_eq!(spent, admitted * 29);
+    assert!(spent <= 1_000);
+    // An exhausted pot refuses a call of unknown cost.
+    let fill = nodes[1].reserve("fill", &lines(1_000 - spent), Duration::from_secs(5));
+    assert_eq!(fill.resolve().await.unwrap(), Reserved::Held);
+    let zero = nodes[2].reserve("zero", &lines(0), Duration::from_secs(5));
+    assert!(matches!(
+        zero.resolve().await.unwrap(),
+        Reserved::Refused { .. }
+    ));
+    cleanup(&prefix).await;
+}
+
+/// A reservation never settled (its node died) is dropped after its ttl.
+#[tokio::test]
+async fn an_unsettled_reservation_expires() {
+    let prefix = unique_prefix("reserve-ttl");
+    let c = counters(&prefix);
+    let line = |amount| Allowance {
+        key: "tpm".into(),
+        limit: 100,
+        amount,
+        lifetime: Duration::from_secs(60),
+    };
+    let r = c.reserve("dead", &[line(100)], Duration::from_millis(200));
+    assert_eq!(bounded(r.resolve()).await.unwrap(), Reserved::Held);
+    let refused = c.reserve("next", &[line(1)], Duration::from_secs(5));
+    assert!(matches!(
+        refused.resolve().await.unwrap(),
+        Reserved::Refused { reserved: 100, .. }
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = c.reserve("next", &[line(1)], Duration::from_secs(5));
+    assert_eq!(again.resolve().await.unwrap(), Reserved::Held);
+    assert!(ttl_ms(&format!("{prefix}p:tpm")).await > 50_000);
+    cleanup(&prefix).await;
 }

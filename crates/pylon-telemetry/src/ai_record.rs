@@ -26,6 +26,14 @@ pub struct AiRecord {
     pub model_group: Option<String>,
     /// Id of the provider key used (`<provider>#<index>`), never the key.
     pub key_id: Option<String>,
+    /// Name of the Pylon virtual key the caller presented, never the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_key: Option<String>,
+    /// The caller's team and user (from the virtual key, or the consumer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     pub stream: bool,
     pub input_tokens: u64,
     pub output_tokens: u64,

@@ -352,13 +352,13 @@ async fn replace(
                 format!("must be `{key}` (the name in the URL); renaming is not supported"),
             ));
         }
-        admit(c, &caller, doc, &scope, &path, Some(&old), &mut item)?;
+        let once = admit(c, &caller, doc, &scope, &path, Some(&old), &mut item)?;
         let tenant = tenant_of(c, doc, scope.parent(c, doc), &item);
         scope.items_mut(c, doc)?[index] = item;
-        Ok((scope, index, old, tenant))
+        Ok((scope, index, old, tenant, once))
     })
     .await?;
-    let (scope, index, old, tenant) = written.out;
+    let (scope, index, old, tenant, once) = written.out;
     let item = scope
         .items(c, &written.after)
         .get(index)
@@ -374,10 +374,11 @@ async fn replace(
         Some(item),
     )
     .await;
-    Ok(with_etag(
-        StatusCode::OK,
-        envelope(c, &written.after, &scope, item),
-    ))
+    let mut body = envelope(c, &written.after, &scope, item);
+    if let Some(once) = once {
+        body["once"] = once;
+    }
+    Ok(with_etag(StatusCode::OK, body))
 }
 
 async fn remove(

@@ -106,18 +106,70 @@ pub(super) fn credential(
     let has_key = new.get("key").is_some_and(|v| !v.is_null())
         || new.get("key_sha256").is_some_and(|v| !v.is_null());
     if old.is_none() && is_key && !has_key {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|e| AdminError::BadRequest(format!("the OS random source failed: {e}")))?;
-        let key = format!(
-            "pk_{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        );
+        let key = new_secret("pk_")?;
         new["key"] = json!(key);
         return Ok(Some(json!({ "key": key })));
     }
     Ok(None)
+}
+
+/// A new random API key: `prefix` and 32 random bytes in URL-safe base64.
+fn new_secret(prefix: &str) -> ApiResult<String> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| AdminError::BadRequest(format!("the OS random source failed: {e}")))?;
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// Virtual keys: only the key's SHA-256 is stored. A create without a key gets a
+/// generated one; a key given in clear is hashed; `"rotate": true` on an update issues a
+/// new key (the old one stops working when the change is published). The new key is
+/// returned once. An update that names no key keeps the current one.
+pub(super) fn virtual_key(
+    _ctx: &WriteCtx<'_>,
+    old: Option<&Value>,
+    new: &mut Value,
+) -> ApiResult<Option<Value>> {
+    use sha2::Digest as _;
+    let Some(obj) = new.as_object_mut() else {
+        return Ok(None);
+    };
+    let rotate = match obj.remove("rotate") {
+        None | Some(Value::Bool(false)) | Some(Value::Null) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            return Err(AdminError::BadRequest(
+                "`rotate` must be true or false".into(),
+            ));
+        }
+    };
+    let clear = match obj.remove("key") {
+        Some(Value::String(k)) => Some(k),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(AdminError::BadRequest("`key` must be a string".into())),
+    };
+    let has_hash = obj.get("key_sha256").is_some_and(|v| !v.is_null());
+    let (key, shown) = match (clear, rotate, has_hash, old) {
+        (Some(k), false, _, _) => (Some(k), false),
+        (_, true, _, _) | (None, false, false, None) => (Some(new_secret("sk-pylon-")?), true),
+        (None, false, false, Some(o)) => {
+            if let Some(h) = o.get("key_sha256") {
+                obj.insert("key_sha256".into(), h.clone());
+            }
+            (None, false)
+        }
+        (None, false, true, _) => (None, false),
+    };
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let hash = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+    obj.insert("key_sha256".into(), json!(hash));
+    Ok(shown.then(|| json!({ "key": key })))
 }
 
 /// What the certificate's PEM says: subject, names, validity.

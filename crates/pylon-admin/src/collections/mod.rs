@@ -192,8 +192,9 @@ impl Collection {
 }
 
 use pylon_config::{
-    AiModelConfig, AiProviderConfig, ConsumerConfig, ConsumerGroupConfig, CredentialConfig,
-    PolicyConfig, RouteConfig, ServiceConfig, TlsCertificate, UpstreamConfig,
+    AiLimitConfig, AiModelConfig, AiProviderConfig, BudgetConfig, ConsumerConfig,
+    ConsumerGroupConfig, CredentialConfig, PolicyConfig, RouteConfig, ServiceConfig,
+    TlsCertificate, UpstreamConfig, VirtualKeyConfig,
 };
 
 pub static SERVICES: Collection =
@@ -291,6 +292,33 @@ pub static AI_MODELS: Collection = Collection::top(
 )
 .filters(&["strategy"]);
 
+/// Pylon-issued keys for AI callers; only their SHA-256 is stored, a generated or
+/// rotated key is shown once.
+pub static AI_VIRTUAL_KEYS: Collection = Collection::top(
+    "ai/virtual-keys",
+    "virtual key",
+    &["ai", "virtual_keys"],
+    check::<VirtualKeyConfig>,
+)
+.tenant_field("tenant")
+.filters(&["tenant", "team", "user", "disabled"])
+.on_write(hooks::virtual_key);
+/// Budgets in dollars per period over keys, users, teams, tenants or models.
+pub static AI_BUDGETS: Collection = Collection::top(
+    "ai/budgets",
+    "ai budget",
+    &["ai", "budgets"],
+    check::<BudgetConfig>,
+)
+.filters(&["period"]);
+/// Requests, tokens per minute and calls in flight over keys, users, teams, tenants or models.
+pub static AI_LIMITS: Collection = Collection::top(
+    "ai/limits",
+    "ai limit",
+    &["ai", "limits"],
+    check::<AiLimitConfig>,
+);
+
 /// Every collection the admin API serves.
 pub static COLLECTIONS: &[&Collection] = &[
     &SERVICES,
@@ -305,4 +333,7 @@ pub static COLLECTIONS: &[&Collection] = &[
     &CERTIFICATES,
     &AI_PROVIDERS,
     &AI_MODELS,
+    &AI_VIRTUAL_KEYS,
+    &AI_BUDGETS,
+    &AI_LIMITS,
 ];

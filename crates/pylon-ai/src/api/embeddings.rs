@@ -6,7 +6,7 @@ use pylon_telemetry::{AiRecord, put_ai_record};
 
 use super::serve::{Served, served_headers};
 use crate::client::{execute, read_body};
-use crate::error::{AiError, ErrorClass, scrub_secrets};
+use crate::error::{AiError, scrub_secrets};
 use crate::exec::{self, Attempt};
 use crate::providers::Endpoint;
 use crate::providers::openai::embeddings;
@@ -65,32 +65,49 @@ impl Attempt for EmbeddingsAttempt<'_> {
 
 pub async fn handle(call: Call<'_>) -> Result<Response<AiBody>, AiError> {
     let mut req = embeddings::decode_request(&call.body)?;
-    if let Some(m) = &call.overrides.model {
-        req.model = m.clone();
-    }
-    if !call.route.allows(&req.model) {
-        return Err(AiError::new(
-            ErrorClass::PermissionDenied,
-            format!("the model `{}` is not allowed on this route", req.model),
-        )
-        .with_code("model_not_allowed"));
-    }
-    let group = call.route.engine.resolve(&req.model).ok_or_else(|| {
-        AiError::new(
-            ErrorClass::NotFound,
-            format!(
-                "the model `{}` does not exist or you do not have access to it",
-                req.model
-            ),
-        )
-        .with_code("model_not_found")
-    })?;
+    let group = super::serve::resolve_group(&call, &mut req.model)?;
     let mut rec = AiRecord {
         api: call.api.as_str(),
         model_requested: req.model.clone(),
         model_group: group.configured.then(|| group.name.clone()),
         ..Default::default()
     };
+    if let Some(w) = &call.who {
+        w.fill(&mut rec);
+    }
+    let mut admission = None;
+    if let (Some(gov), Some(who)) = (&call.route.engine.governor, &call.who) {
+        let tokens: u64 = match &req.input {
+            crate::types::EmbeddingInput::Texts(t) => t
+                .iter()
+                .map(|s| crate::tokens::estimate_text(s) * 5 / 4 + 4)
+                .sum(),
+            crate::types::EmbeddingInput::Tokens(t) => t.iter().map(|v| v.len() as u64).sum(),
+        };
+        let cost = group
+            .deployments
+            .iter()
+            .filter_map(|d| {
+                let u = crate::types::Usage {
+                    input_tokens: tokens,
+                    ..Default::default()
+                };
+                crate::cost::cost_usd(d.info.as_deref()?, &u, 0)
+            })
+            .reduce(f64::max);
+        let est = crate::govern::Estimate {
+            tokens,
+            cost_usd: cost,
+        };
+        match gov.admit(who, &req.model, est).await {
+            Ok(a) => admission = Some(a),
+            Err(e) => {
+                rec.error_class = Some(e.class.as_str());
+                put_ai_record(&call.ctx.slot, rec);
+                return Err(e);
+            }
+        }
+    }
     let attempt = EmbeddingsAttempt {
         req: &req,
         route: call.route,
@@ -145,6 +162,9 @@ pub async fn handle(call: Call<'_>) -> Result<Response<AiBody>, AiError> {
                 crate::cost::cost_usd(m, &u, 0)
             });
             rec.ttft_ms = Some(call.ctx.start.elapsed().as_secs_f64() * 1e3);
+            if let Some(a) = admission {
+                a.settle(input_tokens, rec.cost_usd);
+            }
             put_ai_record(&call.ctx.slot, rec);
             let mut shown = outcome.value.clone();
             shown.usage.input_tokens = input_tokens;

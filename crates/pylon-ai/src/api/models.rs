@@ -18,7 +18,7 @@ fn listing(call: &Call<'_>) -> Vec<Value> {
     let mut out = Vec::new();
     for (name, aliases) in &engine.public {
         for id in std::iter::once(name).chain(aliases) {
-            if call.route.allows(id) {
+            if call.allows(id) {
                 out.push(entry(id, "pylon"));
             }
         }
@@ -34,7 +34,7 @@ fn listing(call: &Call<'_>) -> Vec<Value> {
         ids.sort_unstable();
         for id in ids {
             let full = format!("{}/{id}", p.name());
-            if call.route.allows(&full) {
+            if call.allows(&full) {
                 out.push(entry(&full, p.adapter.kind()));
             }
         }

@@ -159,12 +159,15 @@ pub fn start_chat(call: &Call<'_>, req: &mut ChatRequest) -> Result<ChatPlan, Ai
     if let Some(m) = &call.overrides.model {
         req.model = m.clone();
     }
-    let rec = AiRecord {
+    let mut rec = AiRecord {
         api: call.api.as_str(),
         model_requested: req.model.clone(),
         stream: req.stream,
         ..Default::default()
     };
+    if let Some(w) = &call.who {
+        w.fill(&mut rec);
+    }
     let mut tracker = Tracker::new(call.ctx.slot.clone(), rec, call.ctx.start);
     match plan(call, req, &mut tracker) {
         Ok((group, guard)) => {
@@ -187,26 +190,7 @@ type Planned = (Arc<ModelGroup>, Option<(Arc<Guard>, GuardState)>);
 
 fn plan(call: &Call<'_>, req: &mut ChatRequest, tracker: &mut Tracker) -> Result<Planned, AiError> {
     let route = call.route;
-    if !route.allows(&req.model) {
-        let mut e = AiError::new(
-            ErrorClass::PermissionDenied,
-            format!("the model `{}` is not allowed on this route", req.model),
-        );
-        e.code = Some("model_not_allowed".into());
-        return Err(e);
-    }
-    let group = route.engine.resolve(&req.model).ok_or_else(|| {
-        let mut e = AiError::new(
-            ErrorClass::NotFound,
-            format!(
-                "the model `{}` does not exist or you do not have access to it",
-                req.model
-            ),
-        );
-        e.code = Some("model_not_found".into());
-        e.param = Some("model".into());
-        e
-    })?;
+    let group = find_group(call, &req.model)?;
     let guard = match &route.guard {
         None => None,
         Some(g) => {
@@ -217,6 +201,36 @@ fn plan(call: &Call<'_>, req: &mut ChatRequest, tracker: &mut Tracker) -> Result
         }
     };
     Ok((group, guard))
+}
+
+/// The most a call can use: its prompt (estimated generously) plus its `max_tokens`
+/// (else the model's largest output), priced at the dearest deployment of its group.
+fn estimate(req: &ChatRequest, group: &ModelGroup) -> crate::govern::Estimate {
+    let input = crate::tokens::estimate_prompt(req);
+    let input = input + input / 4 + 16;
+    let mut tokens = 0;
+    let mut cost: Option<f64> = None;
+    for d in &group.deployments {
+        let info = d.info.as_deref();
+        let out = req
+            .max_tokens
+            .map(u64::from)
+            .or_else(|| info.and_then(|m| m.max_output_tokens))
+            .unwrap_or(4096);
+        tokens = tokens.max(input + out);
+        let usage = crate::types::Usage {
+            input_tokens: input,
+            output_tokens: out,
+            ..Default::default()
+        };
+        if let Some(c) = info.and_then(|m| crate::cost::cost_usd(m, &usage, req.image_count())) {
+            cost = Some(cost.map_or(c, |p| p.max(c)));
+        }
+    }
+    crate::govern::Estimate {
+        tokens,
+        cost_usd: cost,
+    }
 }
 
 /// What served a call, for response headers.
@@ -237,6 +251,16 @@ pub async fn run_chat(
         mut tracker,
         guard,
     } = plan;
+    if let (Some(gov), Some(who)) = (&call.route.engine.governor, &call.who) {
+        let est = estimate(req, &group);
+        match gov.admit(who, &req.model, est).await {
+            Ok(a) => tracker.admission = Some(a),
+            Err(e) => {
+                tracker.failed_before_answer(&e);
+                return Err(e);
+            }
+        }
+    }
     let attempt = ChatAttempt {
         req,
         route: call.route,
@@ -298,13 +322,26 @@ pub fn resolve_group(call: &Call<'_>, model: &mut String) -> Result<Arc<ModelGro
     if let Some(m) = &call.overrides.model {
         model.clone_from(m);
     }
-    if !call.route.allows(model) {
+    find_group(call, model)
+}
+
+/// Check that the route and the caller's virtual key allow `model`, and find its group.
+fn find_group(call: &Call<'_>, model: &str) -> Result<Arc<ModelGroup>, AiError> {
+    let denied = |whose: &str| {
         let mut e = AiError::new(
             ErrorClass::PermissionDenied,
-            format!("the model `{model}` is not allowed on this route"),
+            format!("the model `{model}` is not allowed {whose}"),
         );
         e.code = Some("model_not_allowed".into());
-        return Err(e);
+        e
+    };
+    if !call.route.allows(model) {
+        return Err(denied("on this route"));
+    }
+    if let Some(k) = call.who.as_ref().and_then(|w| w.key.as_ref())
+        && !call.route.allows_in(&k.models, model)
+    {
+        return Err(denied("for this API key"));
     }
     call.route.engine.resolve(model).ok_or_else(|| {
         let mut e = AiError::new(

@@ -28,6 +28,7 @@ pub use stats::{DeploymentStats, InFlight};
 #[derive(Default)]
 pub struct AiShared {
     keys: Mutex<HashMap<String, Arc<KeyState>>>,
+    counters: Mutex<HashMap<String, Arc<dyn pylon_store::counters::Counters>>>,
     stats: Mutex<HashMap<String, Arc<DeploymentStats>>>,
     clients: Mutex<HashMap<String, HttpClient>>,
 }
@@ -35,6 +36,30 @@ pub struct AiShared {
 impl AiShared {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The governance counters: in-process, or in Redis at `redis_url` (one backend per
+    /// URL, kept across reloads so that a reload resets no budget or limit).
+    pub fn counters(
+        &self,
+        redis_url: Option<&str>,
+    ) -> Result<Arc<dyn pylon_store::counters::Counters>, String> {
+        use pylon_store::counters::{LocalCounters, RedisConfig, RedisCounters};
+        let id = redis_url.unwrap_or("local").to_string();
+        let mut map = self.counters.lock();
+        if let Some(c) = map.get(&id) {
+            return Ok(c.clone());
+        }
+        let made: Arc<dyn pylon_store::counters::Counters> = match redis_url {
+            None => Arc::new(LocalCounters::new()),
+            Some(url) => {
+                let mut cfg = RedisConfig::new(url);
+                cfg.prefix = "pylon:ai:".into();
+                Arc::new(RedisCounters::new(cfg).map_err(|e| e.to_string())?)
+            }
+        };
+        map.insert(id, made.clone());
+        Ok(made)
     }
 
     fn key_state(&self, provider: &str, secret: &str) -> Arc<KeyState> {
@@ -123,6 +148,8 @@ pub struct Engine {
     pub retries: AiRetryConfig,
     /// `ai.guardrails`: the default for routes without their own.
     pub guardrails: Option<Arc<crate::guard::Guard>>,
+    /// Virtual keys, budgets and limits (`None`: nothing to govern).
+    pub governor: Option<Arc<crate::govern::Governor>>,
     shared: Arc<AiShared>,
     adhoc: Mutex<HashMap<String, Arc<ModelGroup>>>,
 }
@@ -207,6 +234,7 @@ impl Engine {
             public,
             catalog,
             retries: cfg.retries.clone(),
+            governor: None,
             shared: shared.clone(),
             adhoc: Mutex::new(HashMap::new()),
         })

@@ -11,7 +11,11 @@ use dashmap::DashMap;
 
 use super::algo::{self, WindowState};
 use super::clock::{Clock, SystemClock};
-use super::{Counters, Decision, Gcra, Lease, LeaseInner, Reply, Window};
+use super::reserve::LocalPots;
+use super::{
+    Actual, Allowance, Counters, Decision, Gcra, Lease, LeaseInner, Reply, Reserved, Settled,
+    Window,
+};
 
 /// A sliding window's state and its length (to know when it expires).
 #[derive(Clone, Copy)]
@@ -26,6 +30,7 @@ pub struct LocalCounters {
     tats: DashMap<Box<str>, u64>,
     windows: DashMap<Box<str>, WindowEntry>,
     leases: Arc<DashMap<Box<str>, u64>>,
+    pots: LocalPots,
     next_sweep: AtomicU64,
     sweep_every_us: u64,
 }
@@ -51,6 +56,7 @@ impl LocalCounters {
             tats: DashMap::new(),
             windows: DashMap::new(),
             leases: Arc::new(DashMap::new()),
+            pots: LocalPots::default(),
             next_sweep: AtomicU64::new(now.saturating_add(sweep_every_us)),
             sweep_every_us,
         }
@@ -182,6 +188,18 @@ impl Counters for LocalCounters {
 
     fn acquire(&self, key: &str, max: u64, _ttl: Duration) -> Reply<Option<Lease>> {
         Reply::Ready(Ok(self.try_acquire(key, max)))
+    }
+
+    fn reserve(&self, id: &str, lines: &[Allowance], _ttl: Duration) -> Reply<Reserved> {
+        Reply::Ready(Ok(self.pots.reserve(self.now(), id, lines)))
+    }
+
+    fn settle(&self, id: &str, lines: &[Actual]) -> Reply<Vec<Settled>> {
+        Reply::Ready(Ok(self.pots.settle(self.now(), id, lines)))
+    }
+
+    fn pot_usage(&self, key: &str) -> Reply<(u64, u64)> {
+        Reply::Ready(Ok(self.pots.usage(self.now(), key)))
     }
 }
 

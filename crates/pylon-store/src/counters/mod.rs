@@ -21,6 +21,9 @@
 //!   for a burst inside one window; its error comes only from assuming the
 //!   previous window's requests were evenly spread. Windows are aligned to
 //!   the Unix epoch, so nodes agree on where they start.
+//! - Pots ([`Counters::reserve`], [`Counters::settle`]): amounts spent against a
+//!   limit, with reservations made before a call and settled after it (budgets,
+//!   tokens per minute); see [`reserve`].
 //! - Concurrency ([`Counters::acquire`]): a count of leases per key; the
 //!   returned [`Lease`] gives its slot back when dropped. In Redis each lease
 //!   is a member of a sorted set scored by its expiry, so the slots of a node
@@ -30,6 +33,7 @@ mod algo;
 mod clock;
 mod local;
 mod redis;
+mod reserve;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +44,7 @@ use std::time::Duration;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local::LocalCounters;
 pub use redis::{RedisConfig, RedisCounters};
+pub use reserve::{Actual, Allowance, Reserved, Settled};
 
 /// A boxed future, for the answers of a remote backend.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -184,6 +189,17 @@ pub trait Counters: Send + Sync + 'static {
     /// is dropped; `None` when all are taken. A remote backend frees a lease
     /// after `ttl` even if it was never released (its holder crashed).
     fn acquire(&self, key: &str, max: u64, ttl: Duration) -> Reply<Option<Lease>>;
+
+    /// Reserve each allowance's amount from its pot, all or none (see [`reserve`]).
+    /// `id` names the reservation for [`Counters::settle`]; a remote backend drops it
+    /// after `ttl` if it is never settled.
+    fn reserve(&self, id: &str, lines: &[Allowance], ttl: Duration) -> Reply<Reserved>;
+
+    /// Release reservation `id` from each pot and add what was really spent.
+    fn settle(&self, id: &str, lines: &[Actual]) -> Reply<Vec<Settled>>;
+
+    /// What a pot has spent and has reserved right now.
+    fn pot_usage(&self, key: &str) -> Reply<(u64, u64)>;
 }
 
 /// A held concurrency slot, given back on drop.

@@ -11,7 +11,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 use tokio::sync::OnceCell;
 
-use super::{CounterError, Counters, Decision, Gcra, Lease, LeaseInner, Reply, Window};
+use super::{
+    Actual, Allowance, CounterError, Counters, Decision, Gcra, Lease, LeaseInner, Reply, Reserved,
+    Settled, Window,
+};
 
 /// Where and how to reach Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,8 @@ struct Inner {
     gcra: Script,
     window: Script,
     acquire: Script,
+    reserve: Script,
+    settle: Script,
 }
 
 impl RedisCounters {
@@ -65,6 +70,8 @@ impl RedisCounters {
                 gcra: Script::new(include_str!("lua/gcra.lua")),
                 window: Script::new(include_str!("lua/window.lua")),
                 acquire: Script::new(include_str!("lua/acquire.lua")),
+                reserve: Script::new(include_str!("lua/reserve.lua")),
+                settle: Script::new(include_str!("lua/settle.lua")),
             }),
         })
     }
@@ -203,6 +210,100 @@ impl Counters for RedisCounters {
             }))
         }))
     }
+
+    fn reserve(&self, id: &str, lines: &[Allowance], ttl: Duration) -> Reply<Reserved> {
+        let inner = self.inner.clone();
+        let keys = pot_keys(&inner, lines.iter().map(|a| a.key.as_str()));
+        let id = id.to_string();
+        let mut nums = vec![u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)];
+        for a in lines {
+            nums.extend([a.limit, a.amount, a.lifetime.as_secs()]);
+        }
+        Reply::Pending(Box::pin(async move {
+            inner
+                .bounded(async {
+                    let mut conn = inner.conn().await?;
+                    let mut inv = inner.reserve.prepare_invoke();
+                    for k in &keys {
+                        inv.key(k);
+                    }
+                    inv.arg(&id);
+                    for n in &nums {
+                        inv.arg(n);
+                    }
+                    let reply: Vec<i64> = inv.invoke_async(&mut conn).await.map_err(backend)?;
+                    let n =
+                        |i: usize| u64::try_from(reply.get(i).copied().unwrap_or(0)).unwrap_or(0);
+                    Ok(match reply.first() {
+                        Some(0) | None => Reserved::Held,
+                        Some(_) => Reserved::Refused {
+                            index: usize::try_from(n(0)).unwrap_or(1).saturating_sub(1),
+                            spent: n(1),
+                            reserved: n(2),
+                        },
+                    })
+                })
+                .await
+        }))
+    }
+
+    fn settle(&self, id: &str, lines: &[Actual]) -> Reply<Vec<Settled>> {
+        let inner = self.inner.clone();
+        let keys = pot_keys(&inner, lines.iter().map(|a| a.key.as_str()));
+        let id = id.to_string();
+        let nums: Vec<u64> = lines
+            .iter()
+            .flat_map(|a| [a.amount, a.lifetime.as_secs()])
+            .collect();
+        Reply::Pending(Box::pin(async move {
+            inner
+                .bounded(async {
+                    let mut conn = inner.conn().await?;
+                    let mut inv = inner.settle.prepare_invoke();
+                    for k in &keys {
+                        inv.key(k);
+                    }
+                    inv.arg(&id);
+                    for n in &nums {
+                        inv.arg(n);
+                    }
+                    let reply: Vec<(i64, i64)> =
+                        inv.invoke_async(&mut conn).await.map_err(backend)?;
+                    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+                    Ok(reply
+                        .into_iter()
+                        .map(|(b, a)| Settled {
+                            before: u(b),
+                            after: u(a),
+                        })
+                        .collect())
+                })
+                .await
+        }))
+    }
+
+    fn pot_usage(&self, key: &str) -> Reply<(u64, u64)> {
+        let inner = self.inner.clone();
+        let key = inner.key("p:", key);
+        Reply::Pending(Box::pin(async move {
+            inner
+                .bounded(async {
+                    let mut conn = inner.conn().await?;
+                    let mut cmd = redis::cmd("HMGET");
+                    cmd.arg(&key).arg("spent").arg("reserved");
+                    let (s, r): (Option<u64>, Option<u64>) =
+                        cmd.query_async(&mut conn).await.map_err(backend)?;
+                    Ok((s.unwrap_or(0), r.unwrap_or(0)))
+                })
+                .await
+        }))
+    }
+}
+
+/// Each pot's two keys: its hash and its set of reservations.
+fn pot_keys<'a>(inner: &Inner, keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    keys.flat_map(|k| [inner.key("p:", k), inner.key("pr:", k)])
+        .collect()
 }
 
 /// A slot in a Redis sorted set; dropping it removes the member in the

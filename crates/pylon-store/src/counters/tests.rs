@@ -218,3 +218,104 @@ fn invalid_limits_are_refused() {
     assert!(Window::new(0, MIN).is_err());
     assert!(Window::new(1, Duration::from_micros(10)).is_err());
 }
+
+fn pot(key: &str, limit: u64, amount: u64) -> Allowance {
+    Allowance {
+        key: key.into(),
+        limit,
+        amount,
+        lifetime: MIN,
+    }
+}
+
+fn actual(key: &str, amount: u64) -> Actual {
+    Actual {
+        key: key.into(),
+        amount,
+        lifetime: MIN,
+    }
+}
+
+#[tokio::test]
+async fn reservations_bound_what_concurrent_calls_can_spend() {
+    let (c, _clock) = local();
+    // 100 reservations of 30 against 1000: 33 fit, the rest are refused.
+    let mut held = Vec::new();
+    for i in 0..100 {
+        let r = c.reserve(&format!("r{i}"), &[pot("b", 1000, 30)], MIN);
+        if r.resolve().await.unwrap() == Reserved::Held {
+            held.push(i);
+        }
+    }
+    assert_eq!(held.len(), 33);
+    assert_eq!(c.pot_usage("b").resolve().await.unwrap(), (0, 990));
+    // Each call really spent 20: settling frees the difference.
+    for i in &held {
+        let s = c.settle(&format!("r{i}"), &[actual("b", 20)]);
+        s.resolve().await.unwrap();
+    }
+    assert_eq!(c.pot_usage("b").resolve().await.unwrap(), (660, 0));
+    let r = c.reserve("late", &[pot("b", 1000, 341)], MIN);
+    assert!(matches!(
+        r.resolve().await.unwrap(),
+        Reserved::Refused {
+            index: 0,
+            spent: 660,
+            reserved: 0
+        }
+    ));
+}
+
+#[tokio::test]
+async fn a_reservation_takes_every_pot_or_none() {
+    let (c, _clock) = local();
+    let lines = [pot("key", 100, 10), pot("team", 15, 10)];
+    assert_eq!(
+        c.reserve("a", &lines, MIN).resolve().await.unwrap(),
+        Reserved::Held
+    );
+    let refused = c.reserve("b", &lines, MIN).resolve().await.unwrap();
+    assert!(matches!(refused, Reserved::Refused { index: 1, .. }));
+    // The refused call reserved nothing from the first pot either.
+    assert_eq!(c.pot_usage("key").resolve().await.unwrap(), (0, 10));
+    let s = c
+        .settle("a", &[actual("key", 4), actual("team", 4)])
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        vec![
+            Settled {
+                before: 0,
+                after: 4
+            };
+            2
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_pot_refuses_even_calls_of_unknown_cost() {
+    let (c, clock) = local();
+    c.reserve("a", &[pot("b", 10, 10)], MIN)
+        .resolve()
+        .await
+        .unwrap();
+    c.settle("a", &[actual("b", 12)]).resolve().await.unwrap();
+    let r = c
+        .reserve("z", &[pot("b", 10, 0)], MIN)
+        .resolve()
+        .await
+        .unwrap();
+    assert!(matches!(r, Reserved::Refused { spent: 12, .. }));
+    // The pot is forgotten once its lifetime passed.
+    clock.advance(MIN + Duration::from_secs(1));
+    assert_eq!(
+        c.reserve("y", &[pot("b", 10, 5)], MIN)
+            .resolve()
+            .await
+            .unwrap(),
+        Reserved::Held
+    );
+}
