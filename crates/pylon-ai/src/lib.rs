@@ -46,8 +46,7 @@ pub fn check(cfg: &Config) -> Vec<ConfigIssue> {
         Ok(_) => Vec::new(),
         Err(issues) => issues,
     };
-    let counters = Arc::new(pylon_store::counters::LocalCounters::new());
-    if let Err((path, reason)) = govern::Governor::compile(&cfg.ai, counters) {
+    if let Err((path, reason)) = govern::Governor::check(&cfg.ai) {
         issues.push(ConfigIssue::new(path, reason));
     }
     issues

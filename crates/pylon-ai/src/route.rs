@@ -234,12 +234,7 @@ impl AiRoute {
                 e.code = Some("missing_api_key".into());
                 Err(e)
             }
-            None => Ok(Some(crate::govern::Who {
-                key: None,
-                tenant: std::sync::Arc::from("default"),
-                team: None,
-                user: None,
-            })),
+            None => Ok(Some(crate::govern::Who::anonymous())),
         }
     }
 

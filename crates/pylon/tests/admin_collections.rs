@@ -109,6 +109,27 @@ fn cases() -> Vec<Case> {
             invalid: json!({"name": "dumb", "deployments": [{"provider": "ghost", "model": "x"}]}),
             invalid_path: "ai.models[1].deployments[0].provider",
         },
+        Case {
+            url: "/api/v1/ai/virtual-keys",
+            key: "app",
+            valid: json!({"name": "app", "team": "search", "models": ["smart"], "limits": {"rpm": 60}}),
+            invalid: json!({"name": "old", "expires_at": "soon"}),
+            invalid_path: "ai.virtual_keys[1].expires_at",
+        },
+        Case {
+            url: "/api/v1/ai/budgets",
+            key: "team",
+            valid: json!({"name": "team", "scope": {"team": "search"}, "amount_usd": 100.0}),
+            invalid: json!({"name": "free", "amount_usd": -1.0}),
+            invalid_path: "ai.budgets[1].amount_usd",
+        },
+        Case {
+            url: "/api/v1/ai/limits",
+            key: "tpm",
+            valid: json!({"name": "tpm", "scope": {"model": "smart"}, "tpm": 100000}),
+            invalid: json!({"name": "none", "scope": {}}),
+            invalid_path: "ai.limits[1]",
+        },
     ]
 }
 

@@ -240,3 +240,72 @@ async fn consumers_credentials_and_policies_at_three_levels() {
     })
     .await;
 }
+
+/// Virtual keys: a create without a key gets one, shown once and stored as its SHA-256;
+/// an update that names no key keeps it; `"rotate": true` issues a new one, shown once.
+#[tokio::test]
+async fn virtual_keys_are_shown_once_kept_and_rotated() {
+    bounded(60, async {
+        let node = Node::start(Some(TOKEN)).await;
+        let (s, _, vk) = post(
+            &node,
+            "/api/v1/ai/virtual-keys",
+            json!({"name": "app", "team": "search"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{vk}");
+        let key = vk["once"]["key"]
+            .as_str()
+            .expect("the key, once")
+            .to_owned();
+        assert!(key.starts_with("sk-pylon-") && key.len() > 50, "{key}");
+        let hash = hex::encode(Sha256::digest(key.as_bytes()));
+        assert_eq!(vk["item"]["key_sha256"], hash.as_str());
+        assert!(vk["item"].get("key").is_none(), "{vk}");
+        let (_, _, draft) = node.get("/api/v1/config/draft").await;
+        assert!(
+            !draft.to_string().contains(&key),
+            "the clear key is stored nowhere"
+        );
+
+        let item = "/api/v1/ai/virtual-keys/app";
+        let tag = node.etag(item).await;
+        let (s, b) = put(
+            &node,
+            item,
+            Some(&tag),
+            json!({"name": "app", "team": "ads"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            (b["item"]["key_sha256"].as_str(), b.get("once")),
+            (Some(hash.as_str()), None)
+        );
+
+        let tag = node.etag(item).await;
+        let (s, b) = put(
+            &node,
+            item,
+            Some(&tag),
+            json!({"name": "app", "rotate": true}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let rotated = b["once"]["key"].as_str().expect("the new key, once");
+        assert_ne!(rotated, key);
+        assert_eq!(
+            b["item"]["key_sha256"],
+            hex::encode(Sha256::digest(rotated.as_bytes()))
+        );
+        let (s, b) = put(
+            &node,
+            item,
+            Some(&node.etag(item).await),
+            json!({"name": "app", "rotate": "yes"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    })
+    .await;
+}

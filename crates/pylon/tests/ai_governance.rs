@@ -5,7 +5,6 @@
 //! budget, with the measured overspend (none is allowed).
 
 mod common_ai;
-mod common_cluster;
 mod common_http;
 
 use std::time::Duration;
@@ -26,6 +25,24 @@ fn provider(base: &str) -> Value {
 fn chat(model: &str) -> Value {
     json!({"model": model, "max_tokens": 100,
            "messages": [{"role": "user", "content": "abcd".repeat(990)}]})
+}
+
+/// A mock reporting 1,000 input and 100 output tokens per call: on gpt-4o ($2.50 in,
+/// $10 out per million) each call costs $0.0035.
+async fn priced_mock() -> MockOpenAi {
+    let mock = MockOpenAi::start().await.expect("mock");
+    mock.script().set(Reply {
+        text: Some("hi".into()),
+        input_tokens: 1000,
+        output_tokens: 100,
+        ..Default::default()
+    });
+    mock
+}
+
+/// `PYLON_TEST_REDIS_URL` (set by scripts/test), else the local default.
+fn redis_url() -> String {
+    std::env::var("PYLON_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 fn error_code(r: &pylon_testkit::FullResponse) -> String {
@@ -59,21 +76,21 @@ async fn virtual_keys_authenticate_and_limit_callers() {
         let bearer = format!("Bearer {KEY}");
         // No key, an unknown key, a disabled and an expired key: 401, nothing reaches the provider.
         let r = post_json(&ports, "/v1/chat/completions", &[], &chat("smart")).await;
-        assert_eq!((r.status, error_code(&r).as_str()), (401, "missing_api_key"), "{}", r.text());
+        assert_eq!((r.status.as_u16(), error_code(&r).as_str()), (401, "missing_api_key"), "{}", r.text());
         for (key, code) in [
             ("Bearer sk-nope", "invalid_api_key"),
             ("Bearer sk-test-disabled-0123456789", "key_disabled"),
             ("Bearer sk-test-expired-0123456789", "key_expired"),
         ] {
             let r = post_json(&ports, "/v1/chat/completions", &[("authorization", key)], &chat("smart")).await;
-            assert_eq!((r.status, error_code(&r).as_str()), (401, code), "{}", r.text());
+            assert_eq!((r.status.as_u16(), error_code(&r).as_str()), (401, code), "{}", r.text());
         }
         assert!(mock.chat_bodies().is_empty());
         // The key works with each SDK's header, for its models only.
         let r = post_json(&ports, "/v1/chat/completions", &[("authorization", &bearer)], &chat("smart")).await;
-        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.status.as_u16(), 200, "{}", r.text());
         let r = post_json(&ports, "/v1/chat/completions", &[("x-api-key", KEY)], &chat("oai/gpt-4o")).await;
-        assert_eq!((r.status, error_code(&r).as_str()), (403, "model_not_allowed"), "{}", r.text());
+        assert_eq!((r.status.as_u16(), error_code(&r).as_str()), (403, "model_not_allowed"), "{}", r.text());
         let r = call(http::Method::GET, &ports.url("/v1/models"), &[("api-key", KEY)], "").await;
         let ids: Vec<String> = serde_json::from_slice::<Value>(&r.body).unwrap()["data"]
             .as_array()
@@ -85,10 +102,10 @@ async fn virtual_keys_authenticate_and_limit_callers() {
         // 3 requests per minute: the second and third pass, the fourth is refused.
         for _ in 0..2 {
             let r = post_json(&ports, "/v1/chat/completions", &[("api-key", KEY)], &chat("smart")).await;
-            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.status.as_u16(), 200, "{}", r.text());
         }
         let r = post_json(&ports, "/v1/chat/completions", &[("api-key", KEY)], &chat("smart")).await;
-        assert_eq!((r.status, error_code(&r).as_str()), (429, "rate_limit_exceeded"), "{}", r.text());
+        assert_eq!((r.status.as_u16(), error_code(&r).as_str()), (429, "rate_limit_exceeded"), "{}", r.text());
         assert!(r.headers.get("retry-after").is_some());
         // Records name the key, its team and user; never the key itself.
         assert!(eventually(Duration::from_secs(5), || async { ai_log_lines(&p.stdout()).len() >= 3 }).await);
@@ -108,13 +125,7 @@ async fn virtual_keys_authenticate_and_limit_callers() {
 #[tokio::test]
 async fn budgets_and_tokens_per_minute_refuse_what_would_exceed_them() {
     bounded(60, async {
-        let mock = MockOpenAi::start().await.expect("mock");
-        mock.script().set(Reply {
-            text: Some("hi".into()),
-            input_tokens: 1000,
-            output_tokens: 100,
-            ..Default::default()
-        });
+        let mock = priced_mock().await;
         let base = mock.base_url();
         // gpt-4o: $2.50 in, $10 out per million tokens: each call costs $0.0035.
         let (_p, ports) = start_pylon(|p| {
@@ -137,7 +148,7 @@ async fn budgets_and_tokens_per_minute_refuse_what_would_exceed_them() {
         let mut served = 0;
         for _ in 0..5 {
             let r = post_json(&ports, "/v1/chat/completions", &h, &chat("oai/gpt-4o")).await;
-            match r.status {
+            match r.status.as_u16() {
                 200 => served += 1,
                 402 => {
                     assert_eq!(error_code(&r), "budget_exceeded", "{}", r.text());
@@ -151,14 +162,23 @@ async fn budgets_and_tokens_per_minute_refuse_what_would_exceed_them() {
         // $0.0035 each: two calls ($0.007) fit in $0.01, a third could not be paid for.
         assert_eq!(served, 2);
         // Tokens per minute count what calls really used: 1,100 each, 2,500 a minute.
+        // The three calls must fall in one minute (pots are per UTC minute).
+        let into_minute = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 60;
+        if into_minute > 50 {
+            tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
+        }
         let h = [("authorization", "Bearer sk-test-tpm-0123456789abc")];
         for _ in 0..2 {
             let r = post_json(&ports, "/v1/chat/completions", &h, &chat("oai/gpt-4o")).await;
-            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.status.as_u16(), 200, "{}", r.text());
         }
         let r = post_json(&ports, "/v1/chat/completions", &h, &chat("oai/gpt-4o")).await;
         assert_eq!(
-            (r.status, error_code(&r).as_str()),
+            (r.status.as_u16(), error_code(&r).as_str()),
             (429, "tokens_per_minute_exceeded"),
             "{}",
             r.text()
@@ -172,15 +192,9 @@ async fn budgets_and_tokens_per_minute_refuse_what_would_exceed_them() {
 #[tokio::test]
 async fn a_budget_shared_by_two_nodes_is_never_overspent_under_concurrency() {
     bounded(120, async {
-        let mock = MockOpenAi::start().await.expect("mock");
-        mock.script().set(Reply {
-            text: Some("hi".into()),
-            input_tokens: 1000,
-            output_tokens: 100,
-            ..Default::default()
-        });
+        let mock = priced_mock().await;
         let base = mock.base_url();
-        // A budget of this run only: reruns never share its pot.
+        // A budget of this run only (pots are named by the budget): reruns never share one.
         let team = format!("race-{}", uuid::Uuid::new_v4().simple());
         let budget_usd = 0.1;
         let make = |p: &Ports| {
@@ -189,12 +203,12 @@ async fn a_budget_shared_by_two_nodes_is_never_overspent_under_concurrency() {
                 json!({
                     "providers": [provider(&base)],
                     "virtual_keys": [{"name": "app", "key": KEY, "team": team}],
-                    "budgets": [{"name": "race", "scope": {"team": team},
+                    "budgets": [{"name": team, "scope": {"team": team},
                                  "amount_usd": budget_usd, "period": "day"}],
                 }),
                 json!({}),
             );
-            cfg["cluster"] = json!({"redis_url": common_cluster::redis_url()});
+            cfg["cluster"] = json!({"redis_url": redis_url()});
             cfg
         };
         let (_a, pa) = start_pylon(make).await;

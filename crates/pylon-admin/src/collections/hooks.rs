@@ -134,7 +134,6 @@ pub(super) fn virtual_key(
     old: Option<&Value>,
     new: &mut Value,
 ) -> ApiResult<Option<Value>> {
-    use sha2::Digest as _;
     let Some(obj) = new.as_object_mut() else {
         return Ok(None);
     };
@@ -167,7 +166,7 @@ pub(super) fn virtual_key(
     let Some(key) = key else {
         return Ok(None);
     };
-    let hash = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+    let hash = hex::encode(pylon_policy::hash_key(key.as_bytes()));
     obj.insert("key_sha256".into(), json!(hash));
     Ok(shown.then(|| json!({ "key": key })))
 }

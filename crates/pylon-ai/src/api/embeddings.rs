@@ -84,21 +84,7 @@ pub async fn handle(call: Call<'_>) -> Result<Response<AiBody>, AiError> {
                 .sum(),
             crate::types::EmbeddingInput::Tokens(t) => t.iter().map(|v| v.len() as u64).sum(),
         };
-        let cost = group
-            .deployments
-            .iter()
-            .filter_map(|d| {
-                let u = crate::types::Usage {
-                    input_tokens: tokens,
-                    ..Default::default()
-                };
-                crate::cost::cost_usd(d.info.as_deref()?, &u, 0)
-            })
-            .reduce(f64::max);
-        let est = crate::govern::Estimate {
-            tokens,
-            cost_usd: cost,
-        };
+        let est = super::serve::dearest(&group, tokens, 0, |_| 0);
         match gov.admit(who, &req.model, est).await {
             Ok(a) => admission = Some(a),
             Err(e) => {

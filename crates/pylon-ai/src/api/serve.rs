@@ -203,34 +203,39 @@ fn plan(call: &Call<'_>, req: &mut ChatRequest, tracker: &mut Tracker) -> Result
     Ok((group, guard))
 }
 
-/// The most a call can use: its prompt (estimated generously) plus its `max_tokens`
-/// (else the model's largest output), priced at the dearest deployment of its group.
+/// The most a chat call can use: its prompt (estimated generously) plus its
+/// `max_tokens` (else the model's largest output), priced at the dearest deployment.
 fn estimate(req: &ChatRequest, group: &ModelGroup) -> crate::govern::Estimate {
     let input = crate::tokens::estimate_prompt(req);
-    let input = input + input / 4 + 16;
-    let mut tokens = 0;
-    let mut cost: Option<f64> = None;
-    for d in &group.deployments {
-        let info = d.info.as_deref();
-        let out = req
-            .max_tokens
+    dearest(group, input + input / 4 + 16, req.image_count(), |info| {
+        req.max_tokens
             .map(u64::from)
             .or_else(|| info.and_then(|m| m.max_output_tokens))
-            .unwrap_or(4096);
-        tokens = tokens.max(input + out);
+            .unwrap_or(4096)
+    })
+}
+
+/// `input` tokens and `output(model)` tokens priced at the dearest deployment of `group`.
+pub(super) fn dearest(
+    group: &ModelGroup,
+    input: u64,
+    images: u32,
+    output: impl Fn(Option<&crate::catalog::ModelInfo>) -> u64,
+) -> crate::govern::Estimate {
+    let mut est = crate::govern::Estimate::default();
+    for d in &group.deployments {
+        let info = d.info.as_deref();
         let usage = crate::types::Usage {
             input_tokens: input,
-            output_tokens: out,
+            output_tokens: output(info),
             ..Default::default()
         };
-        if let Some(c) = info.and_then(|m| crate::cost::cost_usd(m, &usage, req.image_count())) {
-            cost = Some(cost.map_or(c, |p| p.max(c)));
+        est.tokens = est.tokens.max(input + usage.output_tokens);
+        if let Some(c) = info.and_then(|m| crate::cost::cost_usd(m, &usage, images)) {
+            est.cost_usd = Some(est.cost_usd.map_or(c, |p: f64| p.max(c)));
         }
     }
-    crate::govern::Estimate {
-        tokens,
-        cost_usd: cost,
-    }
+    est
 }
 
 /// What served a call, for response headers.

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pylon_store::counters::{
-    Actual, Allowance, CounterError, Counters, Lease, Reply, Reserved, Settled, Window,
+    Actual, Allowance, CounterError, Counters, Lease, Reply, Reserved, Settled,
 };
 use time::OffsetDateTime;
 
-use super::rules::{Rule, to_micros};
+use super::rules::to_micros;
 use super::{Governor, Who, period};
 use crate::error::{AiError, ErrorClass};
 
@@ -32,14 +32,14 @@ enum PotKind {
     Dollars,
 }
 
+/// A pot the call reserved from, and what its errors and alerts say about it.
 #[derive(Debug)]
 struct Held {
-    key: String,
+    pot: Allowance,
     kind: PotKind,
-    limit: u64,
-    lifetime: Duration,
-    /// Rule name and alert percentages (dollar pots).
+    /// The rule, as errors and alerts name it.
     rule: String,
+    /// Alert percentages (dollar pots).
     alert_at: Vec<u8>,
 }
 
@@ -50,7 +50,6 @@ pub struct Admission {
     id: String,
     held: Vec<Held>,
     _leases: Vec<Lease>,
-    settled: bool,
 }
 
 impl std::fmt::Debug for Admission {
@@ -82,22 +81,14 @@ impl Governor {
     /// Admit a call of `who` to public model `model` that may use up to `est`.
     pub async fn admit(&self, who: &Who, model: &str, est: Estimate) -> Result<Admission, AiError> {
         let now = OffsetDateTime::now_utc();
-        let rules: Vec<&Rule> = self
-            .rules
-            .iter()
-            .filter(|r| r.applies(who, model))
-            .collect();
         let mut leases = Vec::new();
-        let mut lines = Vec::new();
         let mut held = Vec::new();
-        for r in &rules {
+        for r in self.rules.iter().filter(|r| r.applies(who, model)) {
             let pot = r.pot(who, model);
-            if let Some(rpm) = r.limits.rpm {
-                let w = Window::new(rpm, Duration::from_secs(60))
-                    .map_err(|e| AiError::new(ErrorClass::Internal, e.to_string()))?;
+            if let Some(w) = &r.rpm {
                 match self
                     .counters
-                    .sliding_window(&format!("{pot}|rpm"), &w, 1)
+                    .sliding_window(&format!("{pot}|rpm"), w, 1)
                     .resolve()
                     .await
                 {
@@ -105,7 +96,7 @@ impl Governor {
                         return Err(refused(
                             ErrorClass::RateLimited,
                             "rate_limit_exceeded",
-                            format!("{}: {rpm} requests per minute reached", r.name),
+                            format!("{}: {} requests per minute reached", r.name, w.limit()),
                             Some(d.retry_after.max(Duration::from_secs(1))),
                         ));
                     }
@@ -134,51 +125,45 @@ impl Governor {
             }
             if let Some(tpm) = r.limits.tpm {
                 let (minute, _) = period::minute(now);
-                let key = format!("{pot}|tpm|{minute}");
-                lines.push(Allowance {
-                    key: key.clone(),
-                    limit: tpm,
-                    amount: est.tokens.min(tpm),
-                    lifetime: Duration::from_secs(120),
-                });
                 held.push(Held {
-                    key,
+                    pot: Allowance {
+                        key: format!("{pot}|tpm|{minute}"),
+                        limit: tpm,
+                        amount: est.tokens.min(tpm),
+                        lifetime: Duration::from_secs(120),
+                    },
                     kind: PotKind::Tokens,
-                    limit: tpm,
-                    lifetime: Duration::from_secs(120),
                     rule: r.name.clone(),
                     alert_at: Vec::new(),
                 });
             }
             if let Some(b) = &r.budget {
                 let (suffix, lifetime) = period::current(b.period, now);
-                let key = format!("{pot}|usd|{suffix}");
-                lines.push(Allowance {
-                    key: key.clone(),
-                    limit: b.micros,
-                    amount: est.cost_usd.map_or(0, to_micros),
-                    lifetime,
-                });
                 held.push(Held {
-                    key,
+                    pot: Allowance {
+                        key: format!("{pot}|usd|{suffix}"),
+                        limit: b.micros,
+                        amount: est.cost_usd.map_or(0, to_micros),
+                        lifetime,
+                    },
                     kind: PotKind::Dollars,
-                    limit: b.micros,
-                    lifetime,
                     rule: format!("{} ({} per {})", r.name, usd(b.micros), b.period.as_str()),
                     alert_at: b.alert_at.clone(),
                 });
             }
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
-        if !lines.is_empty() {
-            match self.counters.reserve(&id, &lines, HOLD_TTL).resolve().await {
+        if !held.is_empty() {
+            let pots: Vec<Allowance> = held.iter().map(|h| h.pot.clone()).collect();
+            match self.counters.reserve(&id, &pots, HOLD_TTL).resolve().await {
                 Ok(Reserved::Held) => {}
                 Ok(Reserved::Refused {
                     index,
                     spent,
                     reserved,
                 }) => {
-                    let (h, want) = (&held[index], lines[index].amount);
+                    let h = &held[index];
+                    let want = h.pot.amount;
                     return Err(match h.kind {
                         PotKind::Dollars => refused(
                             ErrorClass::Budget,
@@ -197,7 +182,7 @@ impl Governor {
                             "tokens_per_minute_exceeded",
                             format!(
                                 "{}: {} tokens per minute; {spent} used and {reserved} reserved this minute, this call may use {want}",
-                                h.rule, h.limit
+                                h.rule, h.pot.limit
                             ),
                             Some(period::minute(OffsetDateTime::now_utc()).1),
                         ),
@@ -214,7 +199,6 @@ impl Governor {
             id,
             held,
             _leases: leases,
-            settled: false,
         })
     }
 }
@@ -227,24 +211,22 @@ impl Admission {
     }
 
     fn finish(&mut self, tokens: u64, micros: u64) {
-        if self.settled || self.held.is_empty() {
-            self.settled = true;
+        // Settled once: by `settle`, or by the drop that follows it or replaces it.
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
             return;
         }
-        self.settled = true;
-        let lines: Vec<Actual> = self
-            .held
+        let lines: Vec<Actual> = held
             .iter()
             .map(|h| Actual {
-                key: h.key.clone(),
+                key: h.pot.key.clone(),
                 amount: match h.kind {
                     PotKind::Tokens => tokens,
                     PotKind::Dollars => micros,
                 },
-                lifetime: h.lifetime,
+                lifetime: h.pot.lifetime,
             })
             .collect();
-        let held = std::mem::take(&mut self.held);
         match self.counters.settle(&self.id, &lines) {
             Reply::Ready(r) => after_settle(&held, r),
             Reply::Pending(f) => {
@@ -273,7 +255,7 @@ fn after_settle(held: &[Held], r: Result<Vec<Settled>, CounterError>) {
     };
     for (h, s) in held.iter().zip(settled) {
         for pct in &h.alert_at {
-            let mark = h.limit.saturating_mul(u64::from(*pct)) / 100;
+            let mark = h.pot.limit.saturating_mul(u64::from(*pct)) / 100;
             if s.before < mark && s.after >= mark {
                 tracing::warn!(
                     target: "pylon::budget",
@@ -286,7 +268,7 @@ fn after_settle(held: &[Held], r: Result<Vec<Settled>, CounterError>) {
                     budget: h.rule.clone(),
                     percent: *pct,
                     spent_usd: s.after as f64 / 1e6,
-                    limit_usd: h.limit as f64 / 1e6,
+                    limit_usd: h.pot.limit as f64 / 1e6,
                 });
             }
         }

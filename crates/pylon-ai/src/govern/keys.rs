@@ -54,6 +54,16 @@ impl Who {
         }
     }
 
+    /// A caller nobody identified (an open route with budgets or limits).
+    pub fn anonymous() -> Who {
+        Who {
+            key: None,
+            tenant: Arc::from("default"),
+            team: None,
+            user: None,
+        }
+    }
+
     fn of_key(k: &Arc<VirtualKey>) -> Who {
         Who {
             key: Some(k.clone()),

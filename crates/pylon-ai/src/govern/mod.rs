@@ -43,12 +43,18 @@ impl Governor {
             return Ok(None);
         }
         let keys = KeyIndex::compile(&ai.virtual_keys)?;
-        let rules = rules::compile(ai);
+        let rules = rules::compile(ai)?;
         Ok(Some(Governor {
             keys,
             rules,
             counters,
         }))
+    }
+
+    /// The config problem that keeps `ai`'s governance from compiling, if any.
+    pub fn check(ai: &AiConfig) -> Result<(), (String, String)> {
+        KeyIndex::compile(&ai.virtual_keys)?;
+        rules::compile(ai).map(drop)
     }
 
     /// Whether callers must present a virtual key (when no policy identified them).

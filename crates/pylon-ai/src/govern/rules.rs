@@ -1,7 +1,10 @@
 //! Budgets and limits as rules: a scope that selects calls, what they are counted per,
 //! and the amounts. A virtual key's own `limits` and `budget` become rules scoped to it.
 
+use std::time::Duration;
+
 use pylon_config::{AiConfig, AiLimits, BudgetPeriod, GovernPer, GovernScope};
+use pylon_store::counters::Window;
 
 use super::keys::Who;
 
@@ -13,6 +16,8 @@ pub struct Rule {
     pub scope: GovernScope,
     pub per: Option<GovernPer>,
     pub limits: AiLimits,
+    /// `limits.rpm` as a one-minute sliding window.
+    pub rpm: Option<Window>,
     pub budget: Option<Budget>,
 }
 
@@ -43,20 +48,23 @@ pub fn to_micros(usd: f64) -> u64 {
     (usd * 1e6).ceil().min(u64::MAX as f64) as u64
 }
 
-pub fn compile(ai: &AiConfig) -> Vec<Rule> {
+/// The rules of `ai`; the error is a config path and why.
+pub fn compile(ai: &AiConfig) -> Result<Vec<Rule>, (String, String)> {
     let mut out = Vec::new();
-    for k in &ai.virtual_keys {
+    for (i, k) in ai.virtual_keys.iter().enumerate() {
         if k.limits.is_none() && k.budget.is_none() {
             continue;
         }
+        let limits = k.limits.clone().unwrap_or_default();
         out.push(Rule {
+            rpm: window(&limits, || format!("ai.virtual_keys[{i}].limits.rpm"))?,
             name: format!("key {}", k.name),
             scope: GovernScope {
                 key: Some(k.name.clone()),
                 ..Default::default()
             },
             per: None,
-            limits: k.limits.clone().unwrap_or_default(),
+            limits,
             budget: k
                 .budget
                 .as_ref()
@@ -69,19 +77,28 @@ pub fn compile(ai: &AiConfig) -> Vec<Rule> {
             scope: b.scope.clone(),
             per: b.per,
             limits: AiLimits::default(),
+            rpm: None,
             budget: Some(Budget::new(b.amount_usd, b.period, &b.alert_at)),
         });
     }
-    for l in &ai.limits {
+    for (i, l) in ai.limits.iter().enumerate() {
+        let limits = l.limits();
         out.push(Rule {
             name: format!("limit {}", l.name),
             scope: l.scope.clone(),
             per: l.per,
-            limits: l.limits(),
+            rpm: window(&limits, || format!("ai.limits[{i}].rpm"))?,
+            limits,
             budget: None,
         });
     }
-    out
+    Ok(out)
+}
+
+fn window(l: &AiLimits, path: impl Fn() -> String) -> Result<Option<Window>, (String, String)> {
+    l.rpm
+        .map(|rpm| Window::new(rpm, Duration::from_secs(60)).map_err(|e| (path(), e.to_string())))
+        .transpose()
 }
 
 impl Rule {

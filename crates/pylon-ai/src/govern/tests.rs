@@ -133,12 +133,7 @@ async fn tokens_per_minute_count_what_calls_really_used() {
     let g = governor(
         "limits:\n  - name: tpm\n    scope: {model: smart}\n    tpm: 1000\n    max_concurrent: 5\n",
     );
-    let w = Who {
-        key: None,
-        tenant: Arc::from("default"),
-        team: None,
-        user: None,
-    };
+    let w = Who::anonymous();
     let a = g.admit(&w, "smart", est(600, 0.0)).await.unwrap();
     let e = g.admit(&w, "smart", est(600, 0.0)).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("tokens_per_minute_exceeded"));
@@ -152,10 +147,8 @@ async fn tokens_per_minute_count_what_calls_really_used() {
 async fn calls_in_flight_are_bounded() {
     let g = governor("limits:\n  - name: cc\n    per: user\n    max_concurrent: 2\n");
     let alice = Who {
-        key: None,
-        tenant: Arc::from("default"),
-        team: None,
         user: Some(Arc::from("alice")),
+        ..Who::anonymous()
     };
     let bob = Who {
         user: Some(Arc::from("bob")),

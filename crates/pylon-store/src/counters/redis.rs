@@ -101,6 +101,29 @@ impl Inner {
         k
     }
 
+    /// Run a pot script (reserve or settle) on `keys` with the reservation `id` and `nums`.
+    async fn run_pots<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[String],
+        id: &str,
+        nums: &[u64],
+    ) -> Result<T, CounterError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let mut inv = script.prepare_invoke();
+            for k in keys {
+                inv.key(k);
+            }
+            inv.arg(id);
+            for n in nums {
+                inv.arg(n);
+            }
+            inv.invoke_async(&mut conn).await.map_err(backend)
+        })
+        .await
+    }
+
     /// Run `fut` within the timeout.
     async fn bounded<T>(
         &self,
@@ -220,30 +243,16 @@ impl Counters for RedisCounters {
             nums.extend([a.limit, a.amount, a.lifetime.as_secs()]);
         }
         Reply::Pending(Box::pin(async move {
-            inner
-                .bounded(async {
-                    let mut conn = inner.conn().await?;
-                    let mut inv = inner.reserve.prepare_invoke();
-                    for k in &keys {
-                        inv.key(k);
-                    }
-                    inv.arg(&id);
-                    for n in &nums {
-                        inv.arg(n);
-                    }
-                    let reply: Vec<i64> = inv.invoke_async(&mut conn).await.map_err(backend)?;
-                    let n =
-                        |i: usize| u64::try_from(reply.get(i).copied().unwrap_or(0)).unwrap_or(0);
-                    Ok(match reply.first() {
-                        Some(0) | None => Reserved::Held,
-                        Some(_) => Reserved::Refused {
-                            index: usize::try_from(n(0)).unwrap_or(1).saturating_sub(1),
-                            spent: n(1),
-                            reserved: n(2),
-                        },
-                    })
-                })
-                .await
+            let reply: Vec<i64> = inner.run_pots(&inner.reserve, &keys, &id, &nums).await?;
+            let n = |i: usize| u64::try_from(reply.get(i).copied().unwrap_or(0)).unwrap_or(0);
+            Ok(match reply.first() {
+                Some(0) | None => Reserved::Held,
+                Some(_) => Reserved::Refused {
+                    index: usize::try_from(n(0)).unwrap_or(1).saturating_sub(1),
+                    spent: n(1),
+                    reserved: n(2),
+                },
+            })
         }))
     }
 
@@ -256,29 +265,15 @@ impl Counters for RedisCounters {
             .flat_map(|a| [a.amount, a.lifetime.as_secs()])
             .collect();
         Reply::Pending(Box::pin(async move {
-            inner
-                .bounded(async {
-                    let mut conn = inner.conn().await?;
-                    let mut inv = inner.settle.prepare_invoke();
-                    for k in &keys {
-                        inv.key(k);
-                    }
-                    inv.arg(&id);
-                    for n in &nums {
-                        inv.arg(n);
-                    }
-                    let reply: Vec<(i64, i64)> =
-                        inv.invoke_async(&mut conn).await.map_err(backend)?;
-                    let u = |v: i64| u64::try_from(v).unwrap_or(0);
-                    Ok(reply
-                        .into_iter()
-                        .map(|(b, a)| Settled {
-                            before: u(b),
-                            after: u(a),
-                        })
-                        .collect())
+            let reply: Vec<(i64, i64)> = inner.run_pots(&inner.settle, &keys, &id, &nums).await?;
+            let u = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(reply
+                .into_iter()
+                .map(|(b, a)| Settled {
+                    before: u(b),
+                    after: u(a),
                 })
-                .await
+                .collect())
         }))
     }
 
